@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto'
+import type { Duplex } from 'node:stream'
+import type { DestinationStream, Logger } from 'pino'
+import { builtinPlugins } from './builtin-plugins.js'
+import { validateConfig } from './config/load.js'
+import type { BrokerConfig, BrokerConfigInput } from './config/schema.js'
+import { AedesAdapter } from './core/aedes-adapter.js'
+import { BrokerEvents, type BrokerEventMap } from './core/events.js'
+import { HookRegistry } from './core/hooks.js'
+import type { ClientInfo, Message } from './core/message.js'
+import type { BrokerApi, BrokerStats, EmitterFactory, PersistenceFactory, Plugin } from './core/plugin-api.js'
+import { type PluginEntry, PluginHost } from './core/plugin-host.js'
+import { BrokerError } from './errors.js'
+import { ConnectionGate } from './listeners/connection-gate.js'
+import { HttpRoutes } from './listeners/http.js'
+import { startListeners } from './listeners/start.js'
+import type { BoundAddress, RunningListener } from './listeners/types.js'
+import { createLogger } from './log.js'
+import { createMetricsRegistry, type MetricsRegistry } from './sys/metrics.js'
+
+/** A plugin, or a plugin with its options. */
+export type PluginSpec = Plugin<never> | readonly [Plugin<never>, unknown]
+
+export interface BrokerOptions {
+  /** Plugins registered after the built-in ones, in order. */
+  plugins?: readonly PluginSpec[]
+  /** Use this logger instead of creating one from the config. */
+  logger?: Logger
+  /** Send log lines here instead of stdout (tests, embedding). */
+  logDestination?: DestinationStream
+}
+
+/** A running broker: what `createBroker` returns to an embedding application. */
+export interface Broker {
+  readonly id: string
+  readonly config: Readonly<BrokerConfig>
+  readonly log: Logger
+  readonly metrics: MetricsRegistry
+  /** Where each listener is bound (port 0 resolved). */
+  addresses(): BoundAddress[]
+  /** Publish as the broker itself. Resolves once stored and routed. */
+  publish(message: Message): Promise<void>
+  /** Receive every message matching `filter`; returns the unsubscribe call. */
+  subscribe(filter: string, handler: (message: Message) => void | Promise<void>): Promise<() => Promise<void>>
+  /** Listen to broker events (`clientReady`, `publish`, `drop`, …). */
+  on<K extends keyof BrokerEventMap>(event: K, listener: (...args: BrokerEventMap[K]) => void): this
+  off<K extends keyof BrokerEventMap>(event: K, listener: (...args: BrokerEventMap[K]) => void): this
+  /** Serve an MQTT client over any duplex stream, with no listener (in-process clients, tests, bridges). */
+  attach(stream: Duplex, name?: string): ClientInfo
+  stats(): BrokerStats
+  /** Stop accepting, disconnect clients, close plugins (LIFO) and the store. Idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * Build and start a broker: validate the config, register plugins in order,
+ * start aedes on the chosen store and emitter, then bind the listeners.
+ */
+export async function createBroker (input: BrokerConfigInput | Readonly<BrokerConfig> = {}, options: BrokerOptions = {}): Promise<Broker> {
+  const config = Object.isFrozen(input) ? input as Readonly<BrokerConfig> : validateConfig(input)
+  const log = options.logger ?? createLogger({ level: config.logLevel, pretty: config.logPretty, destination: options.logDestination })
+  const id = config.id ?? randomUUID()
+  const startedAt = Date.now()
+  const hooks = new HookRegistry()
+  const events = new BrokerEvents()
+  const metrics = createMetricsRegistry()
+  const routes = new HttpRoutes()
+  const gate = new ConnectionGate(config.limits.maxConnections)
+  const host = new PluginHost(log)
+  const startHandlers: Array<{ plugin: string, run: () => void | Promise<void> }> = []
+  let persistenceFactory: PersistenceFactory | undefined
+  let emitterFactory: EmitterFactory | undefined
+  let adapter: AedesAdapter | undefined
+  let listeners: RunningListener[] = []
+  let ready = false
+
+  const running = (): AedesAdapter => {
+    if (adapter === undefined) throw new BrokerError('ERR_NOT_STARTED', 'the broker is not started yet: use onStart() for work that needs it')
+    return adapter
+  }
+  const stats = (): BrokerStats => ({ ...gate.stats(), connectedClients: adapter?.connectedClients ?? 0, uptimeMs: Date.now() - startedAt })
+
+  const apiFor = (plugin: Plugin<never>): BrokerApi => {
+    const onlyDuringRegister = (what: string): void => {
+      if (host.registering !== plugin.name) throw new BrokerError('ERR_PLUGIN_PHASE', `${plugin.name}: ${what} is only allowed during register()`)
+    }
+    return {
+      id,
+      log: log.child({ plugin: plugin.name }),
+      config,
+      hooks: hooks.scoped(plugin.name),
+      events,
+      metrics,
+      publish: (message) => running().publish(message),
+      subscribe: (filter, handler) => running().subscribe(filter, handler),
+      stats,
+      addHttpRoute: (path, route) => routes.add(path, route),
+      usePersistence: (factory) => { onlyDuringRegister('usePersistence'); persistenceFactory = factory },
+      useEmitter: (factory) => { onlyDuringRegister('useEmitter'); emitterFactory = factory },
+      onStart: (run) => { startHandlers.push({ plugin: plugin.name, run }) },
+      onClose: (run) => host.onClose(plugin.name, run),
+    }
+  }
+
+  routes.add('/health', () => ({ status: 200, contentType: 'application/json', body: JSON.stringify({ status: 'ok', uptimeMs: Date.now() - startedAt }) + '\n' }))
+  routes.add('/ready', () => ready
+    ? { status: 200, contentType: 'application/json', body: '{"status":"ready"}\n' }
+    : { status: 503, contentType: 'application/json', body: '{"status":"starting"}\n' })
+
+  const entries: PluginEntry[] = [...builtinPlugins(config), ...(options.plugins ?? []).map(toEntry)]
+  let closing: Promise<void> | undefined
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false
+      const listenersClosed = Promise.all(listeners.map((l) => l.close()))
+      await host.closeAll()
+      await adapter?.close()
+      gate.destroyAll()
+      await listenersClosed
+      log.info({ brokerId: id }, 'broker closed')
+    })()
+    return closing
+  }
+
+  try {
+    await host.registerAll(entries, apiFor, config.pluginTimeoutMs)
+    const ctx = { brokerId: id, log }
+    adapter = await AedesAdapter.create({
+      config: { ...config, id },
+      hooks,
+      events,
+      log,
+      persistence: persistenceFactory === undefined ? undefined : await persistenceFactory(ctx),
+      emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
+    })
+    for (const handler of startHandlers) await handler.run()
+    const connect = adapter.handle.bind(adapter)
+    listeners = await startListeners(config.listeners, gate, routes, (stream, meta, req) => { connect(stream, meta, req) })
+  } catch (err) {
+    await close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after failed start failed'))
+    throw err
+  }
+  ready = true
+  for (const l of listeners) log.info({ listener: l.address.name, url: l.address.url }, 'listening')
+
+  const broker: Broker = {
+    id,
+    config,
+    log,
+    metrics,
+    addresses: () => listeners.map((l) => ({ ...l.address })),
+    publish: (message) => running().publish(message),
+    subscribe: (filter, handler) => running().subscribe(filter, handler),
+    on (event, listener) { events.on(event, listener); return this },
+    off (event, listener) { events.off(event, listener); return this },
+    attach: (stream, name = 'stream') => running().handle(stream, { listener: name, remoteAddress: undefined }),
+    stats,
+    close,
+  }
+  return broker
+}
+
+function toEntry (spec: PluginSpec): PluginEntry {
+  return Array.isArray(spec) ? { plugin: spec[0] as Plugin<never>, options: spec[1] } : { plugin: spec as Plugin<never>, options: undefined }
+}

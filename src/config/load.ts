@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs'
+import { ConfigError } from '../errors.js'
+import { type BrokerConfig, type BrokerConfigInput, configSchema } from './schema.js'
+
+/** Command-line / environment overrides, applied last. */
+export interface ConfigOverrides {
+  host?: string
+  port?: number
+  wsPort?: number
+  dataDir?: string
+  logLevel?: string
+  logPretty?: boolean
+}
+
+type Json = Record<string, unknown>
+
+/**
+ * Defaults < file < environment < flags. Validates the merge, reports every bad
+ * key path at once, and returns a deep-frozen config.
+ */
+export function loadConfig (options: { file?: string, overrides?: ConfigOverrides, env?: NodeJS.ProcessEnv, input?: BrokerConfigInput } = {}): Readonly<BrokerConfig> {
+  let merged: Json = { ...(options.input as Json | undefined) }
+  if (options.file !== undefined) merged = deepMerge(merged, readConfigFile(options.file))
+  const env = envOverrides(options.env ?? {})
+  const overrides = { ...env, ...stripUndefined(options.overrides ?? {}) }
+  return validateConfig(applyOverrides(merged, overrides))
+}
+
+/** Validate a config object; throws `ConfigError` naming every bad path. */
+export function validateConfig (input: unknown): Readonly<BrokerConfig> {
+  const result = configSchema.safeParse(input)
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => ({
+      path: formatPath(issue.path),
+      message: describeIssue(issue),
+    })))
+  }
+  return deepFreeze(result.data)
+}
+
+function readConfigFile (file: string): Json {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError([{ path: '(file)', message: `cannot read ${file}: ${(err as Error).message}` }], { cause: err })
+  }
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new Error('top level must be an object')
+    }
+    return parsed as Json
+  } catch (err) {
+    throw new ConfigError([{ path: '(file)', message: `${file} is not valid JSON: ${(err as Error).message}` }], { cause: err })
+  }
+}
+
+const ENV_KEYS: Record<string, keyof ConfigOverrides> = {
+  MIDGE_HOST: 'host',
+  MIDGE_PORT: 'port',
+  MIDGE_WS_PORT: 'wsPort',
+  MIDGE_DATA_DIR: 'dataDir',
+  MIDGE_LOG_LEVEL: 'logLevel',
+  MIDGE_LOG_PRETTY: 'logPretty',
+}
+
+function envOverrides (env: NodeJS.ProcessEnv): ConfigOverrides {
+  const out: Record<string, unknown> = {}
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const value = env[name]
+    if (value === undefined || value === '') continue
+    if (key === 'port' || key === 'wsPort') out[key] = /^\d+$/.test(value) ? Number(value) : value
+    else if (key === 'logPretty') out[key] = value === '1' || value === 'true'
+    else out[key] = value
+  }
+  return out as ConfigOverrides
+}
+
+function applyOverrides (config: Json, o: ConfigOverrides): Json {
+  const out: Json = { ...config }
+  if (o.dataDir !== undefined) out.dataDir = o.dataDir
+  if (o.logLevel !== undefined) out.logLevel = o.logLevel
+  if (o.logPretty !== undefined) out.logPretty = o.logPretty
+  if (o.host === undefined && o.port === undefined && o.wsPort === undefined) return out
+  const schemaDefaults = configSchema.parse({}).listeners as unknown[]
+  const listeners = (Array.isArray(out.listeners) ? out.listeners : schemaDefaults).map((l) => ({ ...(l as Json) }))
+  if (o.host !== undefined) for (const l of listeners) l.host = o.host
+  if (o.port !== undefined) setFirst(listeners, 'mqtt', o.port)
+  if (o.wsPort !== undefined) setFirst(listeners, 'ws', o.wsPort)
+  out.listeners = listeners
+  return out
+}
+
+function setFirst (listeners: Json[], type: string, port: number): void {
+  const target = listeners.find((l) => l.type === type)
+  if (target !== undefined) target.port = port
+  else listeners.push({ type, port })
+}
+
+function formatPath (path: ReadonlyArray<PropertyKey>): string {
+  let out = ''
+  for (const part of path) {
+    out += typeof part === 'number' ? `[${part}]` : (out === '' ? String(part) : `.${String(part)}`)
+  }
+  return out === '' ? '(root)' : out
+}
+
+function describeIssue (issue: { code: string, message: string, input?: unknown, keys?: string[] }): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+  }
+  const got = 'input' in issue ? `, got ${JSON.stringify(issue.input) ?? 'undefined'}` : ''
+  return issue.message + got
+}
+
+function deepMerge (base: Json, over: Json): Json {
+  const out: Json = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key]
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value
+  }
+  return out
+}
+
+function isPlainObject (v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function stripUndefined<T extends object> (o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}

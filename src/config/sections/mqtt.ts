@@ -1,0 +1,14 @@
+import { z } from 'zod'
+
+/** Protocol behaviour beyond what the spec fixes. */
+export const mqttSchema = z.strictObject({
+  /**
+   * Topic filters no client may subscribe to: the SUBACK carries 0x80 for them.
+   * Matching is on the filter text; wildcards in the deny list match like topics.
+   */
+  denySubscribe: z.array(z.string().min(1)).default([]),
+  /** Highest QoS granted on SUBSCRIBE (requests above it are downgraded). */
+  maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+  /** Accept retained messages; false drops the retain flag's storage (the message is still routed). */
+  retainAvailable: z.boolean().default(true),
+}).prefault({})

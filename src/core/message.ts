@@ -1,0 +1,40 @@
+/** MQTT QoS level. */
+export type QoS = 0 | 1 | 2
+
+/**
+ * A message as midge's API sees it. `properties` travels with the packet through
+ * every store (aedes-packet keeps it), so plugins carry per-message metadata there.
+ */
+export interface Message {
+  topic: string
+  payload: Buffer | string
+  qos?: QoS
+  retain?: boolean
+  /** Per-message metadata that survives the store: priority, expiry, attempts. */
+  properties?: MessageMeta
+}
+
+/** Metadata midge plugins attach to a message. Every field is optional. */
+export interface MessageMeta {
+  /** 0–9, 9 first (priority-delivery). */
+  priority?: number
+  /** Epoch ms after which the message is dead (dead-letter). */
+  expiresAt?: number
+  /** Deliveries not acknowledged so far (dead-letter, queue groups). */
+  attempts?: number
+  /** Epoch ms the broker first accepted the message. */
+  firstPublishedAt?: number
+  [key: string]: unknown
+}
+
+/** A read-only view of a connected client, stable for the life of the connection. */
+export interface ClientInfo {
+  /** MQTT client id (aedes assigns one for an empty id with clean session). */
+  readonly id: string
+  readonly username: string | undefined
+  readonly clean: boolean
+  /** Remote address as reported by the socket, if any. */
+  readonly remoteAddress: string | undefined
+  /** Name of the listener the client came in on (`mqtt`, `ws`, …, or `stream`). */
+  readonly listener: string
+}

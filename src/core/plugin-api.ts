@@ -1,0 +1,89 @@
+import type { Logger } from 'pino'
+import type { BrokerConfig } from '../config/schema.js'
+import type { Hooks } from './hooks.js'
+import type { BrokerEvents } from './events.js'
+import type { Message } from './message.js'
+import type { MetricsRegistry } from '../sys/metrics.js'
+import type { HttpRoute } from '../listeners/http.js'
+import type { TransportStats } from '../listeners/connection-gate.js'
+
+/**
+ * An aedes-persistence 11 compatible store (async interface). Kept opaque here:
+ * the adapter hands it to aedes unchanged, plugins build it.
+ */
+export type AedesPersistence = object
+
+/**
+ * An mqemitter-compatible emitter (mqemitter, mqemitter-redis).
+ */
+export type AedesEmitter = object
+
+/** Builds the store once the broker knows its id and logger. */
+export type PersistenceFactory = (ctx: { brokerId: string, log: Logger }) => AedesPersistence | Promise<AedesPersistence>
+
+/** Builds the emitter once the broker knows its id and logger. */
+export type EmitterFactory = (ctx: { brokerId: string, log: Logger }) => AedesEmitter | Promise<AedesEmitter>
+
+/**
+ * What a plugin sees of the broker. It never sees aedes: everything goes
+ * through named hooks, typed events and these calls.
+ */
+export interface BrokerApi {
+  /** Broker id, unique per node (aedes id). */
+  readonly id: string
+  /** Child logger bound to `{ plugin: name }`. */
+  readonly log: Logger
+  /** The whole validated, frozen broker config. */
+  readonly config: Readonly<BrokerConfig>
+  /** Ordered hook chains shared by all plugins. */
+  readonly hooks: Hooks
+  /** Typed broker events: observe, never change the flow. */
+  readonly events: BrokerEvents
+  /** Counters, gauges and histograms behind $SYS and /metrics. */
+  readonly metrics: MetricsRegistry
+  /** Publish a message as the broker itself (no client). Resolves once stored and routed. */
+  publish(message: Message): Promise<void>
+  /**
+   * Subscribe the broker itself to a filter. The handler runs for every matching
+   * message; resolve to release the emitter slot. Returns the unsubscribe call.
+   */
+  subscribe(filter: string, handler: (message: Message) => void | Promise<void>): Promise<() => Promise<void>>
+  /** Live figures the core keeps (connections, bytes). Cheap: computed on call. */
+  stats(): BrokerStats
+  /** Serve `path` on every `http` listener (e.g. `/metrics`). */
+  addHttpRoute(path: string, route: HttpRoute): void
+  /** Replace the session store. Only valid during `register`. */
+  usePersistence(factory: PersistenceFactory): void
+  /** Replace the message emitter (clustering). Only valid during `register`. */
+  useEmitter(factory: EmitterFactory): void
+  /**
+   * Run once the store and emitter are up, before listeners accept connections
+   * (in registration order). `publish` and `subscribe` work from here on.
+   */
+  onStart(handler: () => void | Promise<void>): void
+  /** Run on broker close, in reverse registration order, after listeners stop. */
+  onClose(handler: () => void | Promise<void>): void
+}
+
+/** Figures the core keeps; see `BrokerApi.stats`. */
+export interface BrokerStats extends TransportStats {
+  /** Clients that completed CONNECT. */
+  connectedClients: number
+  /** Milliseconds since the broker started. */
+  uptimeMs: number
+}
+
+/**
+ * The one plugin shape. `register` runs in config order, bounded by
+ * `pluginTimeoutMs`; `dependencies` must be registered earlier.
+ */
+export interface Plugin<Options = unknown> {
+  readonly name: string
+  readonly dependencies?: readonly string[]
+  register(broker: BrokerApi, options: Options): void | Promise<void>
+}
+
+/** Identity helper that gives a plugin literal its types. */
+export function definePlugin<Options = unknown> (plugin: Plugin<Options>): Plugin<Options> {
+  return plugin
+}

@@ -1,0 +1,63 @@
+import type { Socket } from 'node:net'
+
+/**
+ * Counts live connections per listener and in total, refuses those over the
+ * caps, and sums socket byte counts for `$SYS` / metrics without touching the
+ * data path (Node keeps `bytesRead` / `bytesWritten` for us).
+ */
+export class ConnectionGate {
+  readonly #maxTotal: number
+  readonly #live = new Set<Socket>()
+  readonly #perListener = new Map<string, number>()
+  #closedBytesIn = 0
+  #closedBytesOut = 0
+  #refused = 0
+
+  constructor (maxTotal: number) {
+    this.#maxTotal = maxTotal
+  }
+
+  /** Admit a socket or destroy it. Returns whether it was admitted. */
+  admit (socket: Socket, listener: string, maxForListener: number): boolean {
+    const current = this.#perListener.get(listener) ?? 0
+    if ((this.#maxTotal > 0 && this.#live.size >= this.#maxTotal) || (maxForListener > 0 && current >= maxForListener)) {
+      this.#refused++
+      socket.destroy()
+      return false
+    }
+    this.#live.add(socket)
+    this.#perListener.set(listener, current + 1)
+    socket.once('close', () => {
+      this.#live.delete(socket)
+      this.#perListener.set(listener, (this.#perListener.get(listener) ?? 1) - 1)
+      this.#closedBytesIn += socket.bytesRead
+      this.#closedBytesOut += socket.bytesWritten
+    })
+    return true
+  }
+
+  /** Transport totals since start. */
+  stats (): TransportStats {
+    let bytesIn = this.#closedBytesIn
+    let bytesOut = this.#closedBytesOut
+    for (const socket of this.#live) {
+      bytesIn += socket.bytesRead
+      bytesOut += socket.bytesWritten
+    }
+    return { connections: this.#live.size, bytesIn, bytesOut, refused: this.#refused }
+  }
+
+  /** Destroy every live socket (used when a graceful close runs out of time). */
+  destroyAll (): void {
+    for (const socket of this.#live) socket.destroy()
+  }
+}
+
+export interface TransportStats {
+  /** Open sockets on MQTT listeners. */
+  connections: number
+  bytesIn: number
+  bytesOut: number
+  /** Connections refused by connection caps. */
+  refused: number
+}

@@ -1,0 +1,35 @@
+import { createServer as createNetServer, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { ListenerConfig } from '../config/schema.js'
+import { bind, closeServer, formatHost } from './bind.js'
+import type { ConnectionGate } from './connection-gate.js'
+import { readTlsFiles } from './tls-files.js'
+import type { ConnectionHandler, RunningListener } from './types.js'
+
+type TcpListenerConfig = Extract<ListenerConfig, { type: 'mqtt' | 'mqtts' }>
+
+/** MQTT over TCP (`mqtt`) or TLS (`mqtts`). */
+export async function startTcpListener (config: TcpListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler): Promise<RunningListener> {
+  const accept = (socket: Socket): void => {
+    // aedes writes a packet in several writes: without TCP_NODELAY every round trip waits ~40 ms on Nagle.
+    socket.setNoDelay(true)
+    if (!gate.admit(socket, name, config.maxConnections)) return
+    onConnection(socket, { listener: name, remoteAddress: socket.remoteAddress })
+  }
+  let server: Server
+  if (config.type === 'mqtts') {
+    const tls = createTlsServer(readTlsFiles(config, name))
+    tls.on('secureConnection', (socket: TLSSocket) => accept(socket))
+    // A failed handshake (e.g. a plain client on the TLS port) closes only that socket.
+    tls.on('tlsClientError', (_err, socket) => socket.destroy())
+    server = tls
+  } else {
+    server = createNetServer({ noDelay: true }, accept)
+  }
+  const bound = await bind(server, config.host, config.port, name)
+  const scheme = config.type
+  return {
+    address: { name, type: config.type, host: bound.host, port: bound.port, url: `${scheme}://${formatHost(bound.host)}:${bound.port}` },
+    close: () => closeServer(server),
+  }
+}

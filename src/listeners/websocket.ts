@@ -1,0 +1,47 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Socket } from 'node:net'
+import { createWebSocketStream, WebSocketServer } from 'ws'
+import type { ListenerConfig } from '../config/schema.js'
+import { bind, closeServer, formatHost } from './bind.js'
+import type { ConnectionGate } from './connection-gate.js'
+import { readTlsFiles } from './tls-files.js'
+import type { ConnectionHandler, RunningListener } from './types.js'
+
+type WsListenerConfig = Extract<ListenerConfig, { type: 'ws' | 'wss' }>
+
+/** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
+export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler): Promise<RunningListener> {
+  const refuse = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+    res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end(`use a WebSocket on ${config.path}\n`)
+  }
+  const server: Server = config.type === 'wss'
+    ? createHttpsServer({ ...readTlsFiles(config, name), noDelay: true }, refuse)
+    : createHttpServer({ noDelay: true }, refuse)
+  const wss = new WebSocketServer({
+    server,
+    path: config.path,
+    // MQTT.js offers `mqtt`; older clients `mqttv3.1`. Answer with what was offered.
+    handleProtocols: (protocols) => protocols.has('mqtt') ? 'mqtt' : (protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    perMessageDeflate: false,
+  })
+  server.on('connection', (socket: Socket) => {
+    socket.setNoDelay(true)
+    gate.admit(socket, name, config.maxConnections)
+  })
+  wss.on('connection', (ws, req) => {
+    const stream = createWebSocketStream(ws)
+    // Errors on the stream surface through aedes as client errors; keep the process safe meanwhile.
+    stream.on('error', () => {})
+    onConnection(stream, { listener: name, remoteAddress: req.socket.remoteAddress }, req)
+  })
+  const bound = await bind(server, config.host, config.port, name)
+  return {
+    address: { name, type: config.type, host: bound.host, port: bound.port, path: config.path, url: `${config.type}://${formatHost(bound.host)}:${bound.port}${config.path}` },
+    close: async () => {
+      for (const client of wss.clients) client.terminate()
+      await new Promise<void>((resolve) => wss.close(() => resolve()))
+      await closeServer(server)
+    },
+  }
+}
