@@ -1,10 +1,16 @@
 import type { BrokerConfig } from './config/schema.js'
 import type { PluginEntry } from './core/plugin-host.js'
+import { securityPlugin } from './security/plugin.js'
+import { sysPlugin } from './sys/plugin.js'
 
 /**
- * The plugins a config turns on, in boot order. Each built-in plugin reads its
- * own config section; embedders append their own after these.
+ * The plugins a config turns on, in boot order: security first (its hooks
+ * lead every chain), then the store, then observers. Each built-in plugin
+ * reads its own config section; embedders' plugins come after these.
  */
 export function builtinPlugins (_config: Readonly<BrokerConfig>): PluginEntry[] {
-  return []
+  return [
+    { plugin: securityPlugin, options: undefined },
+    { plugin: sysPlugin, options: undefined },
+  ]
 }

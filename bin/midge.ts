@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander'
+import { runServer } from '../src/cli/serve.js'
+import { version } from '../src/version.js'
+
+const program = new Command()
+
+function port (value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number 0–65535')
+  return Number(value)
+}
+
+program
+  .name('midge')
+  .description('A lightweight MQTT 3.1.1 broker for IoT and the edge.\n\nConfig precedence: config/default.json < --config file < MIDGE_* environment < flags.\nEnvironment: MIDGE_CONFIG, MIDGE_HOST, MIDGE_PORT, MIDGE_WS_PORT, MIDGE_DATA_DIR, MIDGE_LOG_LEVEL, MIDGE_LOG_PRETTY.')
+  .version(version, '-v, --version')
+  .option('-c, --config <file>', 'JSON config file merged over the defaults')
+  .option('--host <address>', 'bind every listener to this address')
+  .option('-p, --port <port>', 'port of the first MQTT (TCP) listener', port)
+  .option('--ws-port <port>', 'port of the first MQTT-over-WebSocket listener', port)
+  .option('--data-dir <dir>', 'where the session store keeps its files')
+  .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent')
+  .option('--log-pretty', 'human-readable logs (default on a TTY)')
+  .action(async (opts: { config?: string, host?: string, port?: number, wsPort?: number, dataDir?: string, logLevel?: string, logPretty?: boolean }) => {
+    await runServer({
+      file: opts.config ?? process.env.MIDGE_CONFIG,
+      overrides: { host: opts.host, port: opts.port, wsPort: opts.wsPort, dataDir: opts.dataDir, logLevel: opts.logLevel, logPretty: opts.logPretty },
+    })
+  })
+
+await program.parseAsync(process.argv)

@@ -1,0 +1,7 @@
+import { definePlugin } from '../core/plugin-api.js'
+
+/** `$SYS/broker/...` topics, Prometheus `/metrics`. */
+export const sysPlugin = definePlugin<void>({
+  name: 'sys',
+  register () {},
+})
