@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { runServer } from '../src/cli/serve.js'
 import { version } from '../src/version.js'
+import { describeDefaults } from '../src/config/defaults.js'
 
 const program = new Command()
 
@@ -21,6 +22,7 @@ program
   .option('--data-dir <dir>', 'where the session store keeps its files')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent')
   .option('--log-pretty', 'human-readable logs (default on a TTY)')
+  .addHelpText('after', () => '\nConfig keys and defaults (config/default.json; README has the meaning of each):\n' + describeDefaults().map((l) => `  ${l}`).join('\n'))
   .action(async (opts: { config?: string, host?: string, port?: number, wsPort?: number, dataDir?: string, logLevel?: string, logPretty?: boolean }) => {
     await runServer({
       file: opts.config ?? process.env.MIDGE_CONFIG,

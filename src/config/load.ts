@@ -28,7 +28,7 @@ export function loadConfig (options: { file?: string, overrides?: ConfigOverride
 
 /** Validate a config object; throws `ConfigError` naming every bad path. */
 export function validateConfig (input: unknown): Readonly<BrokerConfig> {
-  const result = configSchema.safeParse(input)
+  const result = configSchema.safeParse(input, { reportInput: true })
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => ({
       path: formatPath(issue.path),
@@ -106,12 +106,13 @@ function formatPath (path: ReadonlyArray<PropertyKey>): string {
   return out === '' ? '(root)' : out
 }
 
-function describeIssue (issue: { code: string, message: string, input?: unknown, keys?: string[] }): string {
+function describeIssue (issue: { code: string, message: string, input?: unknown, keys?: string[], expected?: unknown }): string {
   if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
   }
-  const got = 'input' in issue ? `, got ${JSON.stringify(issue.input) ?? 'undefined'}` : ''
-  return issue.message + got
+  const got = `got ${JSON.stringify(issue.input) ?? 'nothing'}`
+  if (issue.code === 'invalid_type') return `expected ${String(issue.expected)}, ${got}`
+  return `${issue.message.replace(/^Invalid input: /, '')}, ${got}`
 }
 
 function deepMerge (base: Json, over: Json): Json {

@@ -22,7 +22,7 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Human-readable logs instead of JSON (default: on when stdout is a TTY). */
   logPretty: z.boolean().optional(),
-  listeners: z.array(listenerSchema).default(() => structuredClone(DEFAULT_LISTENERS) as never),
+  listeners: z.array(listenerSchema).prefault(() => structuredClone(DEFAULT_LISTENERS)),
   limits: limitsSchema,
   mqtt: mqttSchema,
   sessions: sessionsSchema,

@@ -9,6 +9,4 @@ export const mqttSchema = z.strictObject({
   denySubscribe: z.array(z.string().min(1)).default([]),
   /** Highest QoS granted on SUBSCRIBE (requests above it are downgraded). */
   maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
-  /** Accept retained messages; false drops the retain flag's storage (the message is still routed). */
-  retainAvailable: z.boolean().default(true),
 }).prefault({})

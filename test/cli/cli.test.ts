@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { connectClient, nextMessage } from '../helpers/clients.js'
+import { spawnMidge } from '../helpers/cli.js'
+
+function tempConfig (config: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'midge-cli-'))
+  const file = join(dir, 'midge.json')
+  writeFileSync(file, JSON.stringify({ dataDir: join(dir, 'data'), ...config as object }))
+  return file
+}
+
+const loopback = [
+  { type: 'mqtt', host: '127.0.0.1', port: 0 },
+  { type: 'ws', host: '127.0.0.1', port: 0 },
+  { type: 'http', host: '127.0.0.1', port: 0 },
+]
+
+describe('midge CLI', () => {
+  test('serves MQTT over TCP and WebSocket, answers /health, and exits 0 on SIGTERM', async () => {
+    const midge = spawnMidge(['--config', tempConfig({ listeners: loopback })], { expectListeners: 3 })
+    const urls = await midge.ready
+    const sub = await connectClient(urls.ws!)
+    await sub.subscribeAsync('cli/#', { qos: 1 })
+    const pub = await connectClient(urls.mqtt!)
+    const got = nextMessage(sub)
+    await pub.publishAsync('cli/smoke', 'hi', { qos: 1 })
+    expect((await got).payload.toString()).toBe('hi')
+    const health = await fetch(`${urls.http!}/health`)
+    expect(health.status).toBe(200)
+    expect(((await health.json()) as { status: string }).status).toBe('ok')
+    expect((await fetch(`${urls.http!}/ready`)).status).toBe(200)
+
+    const started = Date.now()
+    midge.child.kill('SIGTERM')
+    const exit = await midge.exited
+    expect(exit.code).toBe(0)
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+
+  test('--port and --ws-port override the config file', async () => {
+    const midge = spawnMidge(['--config', tempConfig({ listeners: loopback.slice(0, 2) }), '--port', '0', '--ws-port', '0', '--log-level', 'info'], { expectListeners: 2 })
+    const urls = await midge.ready
+    expect(urls.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/)
+    expect(urls.ws).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/)
+  })
+
+  test('a bad config exits 2 and names every bad key path', async () => {
+    const midge = spawnMidge(['--config', tempConfig({ listeners: [{ type: 'mqtt', port: 'abc' }], limits: { nope: 1 } })])
+    const exit = await midge.exited
+    expect(exit.code).toBe(2)
+    expect(exit.stderr).toContain('listeners[0].port')
+    expect(exit.stderr).toContain('limits: unknown key "nope"')
+  })
+
+  test('a bad flag value exits non-zero with a one-line reason', async () => {
+    const exit = await spawnMidge(['--port', 'seventy']).exited
+    expect(exit.code).not.toBe(0)
+    expect(exit.stderr).toMatch(/port number/)
+  })
+
+  test('a port in use is a one-line error and exit code 1, not a stack trace', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const exit = await spawnMidge(['--config', tempConfig({ listeners: [{ type: 'mqtt', host: '127.0.0.1', port }] })]).exited
+      expect(exit.code).toBe(1)
+      expect(exit.stderr.trim().split('\n')).toHaveLength(1)
+      expect(exit.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`)
+    } finally {
+      blocker.close()
+    }
+  })
+
+  test('--help lists the flags and every config key with its default', async () => {
+    const midge = spawnMidge(['--help'])
+    let out = ''
+    midge.child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+    const exit = await midge.exited
+    expect(exit.code).toBe(0)
+    expect(out).toContain('--config <file>')
+    expect(out).toContain('sessions.maxQueued = ')
+    expect(out).toContain('limits.maxPacketSize = ')
+  })
+})

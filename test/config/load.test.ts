@@ -1,0 +1,98 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { configDefaults } from '../../src/config/defaults.js'
+import { loadConfig, validateConfig } from '../../src/config/load.js'
+import { ConfigError } from '../../src/errors.js'
+
+function configFile (content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'midge-config-'))
+  const file = join(dir, 'midge.json')
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content))
+  return file
+}
+
+function issuesOf (run: () => unknown): Array<{ path: string, message: string }> {
+  try {
+    run()
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return [...(err as ConfigError).issues]
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('config', () => {
+  test('config/default.json is exactly the schema defaults', () => {
+    const file = JSON.parse(readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8')) as unknown
+    expect(file).toEqual(JSON.parse(JSON.stringify(configDefaults())))
+  })
+
+  test('defaults listen on loopback: MQTT 1883, WebSocket 8083 /mqtt, data in ./data', () => {
+    const config = loadConfig()
+    expect(config.dataDir).toBe('./data')
+    expect(config.listeners).toEqual(expect.arrayContaining([
+      expect.objectContaining({ type: 'mqtt', host: '127.0.0.1', port: 1883 }),
+      expect.objectContaining({ type: 'ws', host: '127.0.0.1', port: 8083, path: '/mqtt' }),
+    ]))
+  })
+
+  test('the result is deep-frozen', () => {
+    const config = loadConfig()
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.limits)).toBe(true)
+    expect(Object.isFrozen(config.listeners[0])).toBe(true)
+  })
+
+  test('a file merges over defaults; env overrides the file; flags override env', () => {
+    const file = configFile({ logLevel: 'warn', dataDir: '/from/file', limits: { maxConnections: 7 } })
+    const config = loadConfig({ file, env: { MIDGE_DATA_DIR: '/from/env', MIDGE_PORT: '2000' }, overrides: { port: 3000 } })
+    expect(config.logLevel).toBe('warn')
+    expect(config.limits.maxConnections).toBe(7)
+    expect(config.limits.maxPacketSize).toBe(configDefaults().limits.maxPacketSize)
+    expect(config.dataDir).toBe('/from/env')
+    expect(config.listeners.find((l) => l.type === 'mqtt')?.port).toBe(3000)
+  })
+
+  test('--host applies to every listener; --ws-port to the first ws listener', () => {
+    const config = loadConfig({ overrides: { host: '0.0.0.0', wsPort: 9001 } })
+    expect(config.listeners.every((l) => l.host === '0.0.0.0')).toBe(true)
+    expect(config.listeners.find((l) => l.type === 'ws')?.port).toBe(9001)
+  })
+
+  test('every bad key path is reported at once, with what was expected', () => {
+    const issues = issuesOf(() => validateConfig({
+      listeners: [{ type: 'mqtt', port: 1883 }, { type: 'ws', port: 'abc' }],
+      limits: { maxConnections: -1 },
+      bogus: true,
+    }))
+    const paths = issues.map((i) => i.path)
+    expect(paths).toContain('listeners[1].port')
+    expect(paths).toContain('limits.maxConnections')
+    expect(paths).toContain('(root)')
+    expect(issues.find((i) => i.path === 'listeners[1].port')?.message).toMatch(/number.*got "abc"/)
+    expect(issues.find((i) => i.path === '(root)')?.message).toMatch(/unknown key "bogus"/)
+  })
+
+  test('an unknown nested key is named', () => {
+    const issues = issuesOf(() => validateConfig({ sessions: { maxQueue: 5 } }))
+    expect(issues).toEqual([{ path: 'sessions', message: 'unknown key "maxQueue"' }])
+  })
+
+  test('an unknown listener type names the path', () => {
+    const issues = issuesOf(() => validateConfig({ listeners: [{ type: 'udp', port: 1 }] }))
+    expect(issues[0]?.path).toBe('listeners[0].type')
+  })
+
+  test('a file that is not JSON is a ConfigError naming the file', () => {
+    const file = configFile('{ nope')
+    const issues = issuesOf(() => loadConfig({ file }))
+    expect(issues[0]?.message).toContain(file)
+  })
+
+  test('a missing file is a ConfigError naming the file', () => {
+    const issues = issuesOf(() => loadConfig({ file: '/does/not/exist.json' }))
+    expect(issues[0]?.message).toContain('/does/not/exist.json')
+  })
+})
