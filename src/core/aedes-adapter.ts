@@ -129,11 +129,12 @@ export class AedesAdapter {
     const info = (client: Client): ClientInfo => clients.of(client)
 
     aedes.on('clientReady', (client) => {
-      log.debug({ clientId: client.id, clean: client.clean }, 'client connected')
-      events.emit('clientReady', info(client))
+      const c = info(client)
+      log.info({ clientId: client.id, clean: client.clean, listener: c.listener, remoteAddress: c.remoteAddress, username: c.username }, 'client connected')
+      events.emit('clientReady', c)
     })
     aedes.on('clientDisconnect', (client) => {
-      log.debug({ clientId: client.id }, 'client disconnected')
+      log.info({ clientId: client.id }, 'client disconnected')
       events.emit('clientDisconnect', info(client))
     })
     aedes.on('clientError', (client, err) => {

@@ -112,7 +112,7 @@ describe('hook chains', () => {
     const pub = await connectClient(broker.mqttUrl)
     await pub.publishAsync('open/x', 'yes', { qos: 1 })
     // A denied publish closes the publisher's connection: MQTT 3.1.1 has no NACK [MQTT-3.3.5-2].
-    const closed = new Promise((resolve) => pub.once('close', resolve))
+    const closed = new Promise<void>((resolve) => pub.once('close', () => resolve()))
     pub.publish('closed/x', 'no', { qos: 1 })
     await closed
     const sentinel = await connectClient(broker.mqttUrl)

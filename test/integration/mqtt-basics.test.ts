@@ -97,7 +97,7 @@ describe('MQTT behaviours', () => {
   test('a second connection with the same client id takes over and the first is closed', async () => {
     const broker = await startBroker()
     const first = await connectClient(broker.mqttUrl, { clientId: 'same' })
-    const closed = new Promise((resolve) => first.once('close', resolve))
+    const closed = new Promise<void>((resolve) => first.once('close', () => resolve()))
     const second = await connectClient(broker.mqttUrl, { clientId: 'same' })
     await closed
     expect(second.connected).toBe(true)
