@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { DestinationStream, Logger } from 'pino'
+import aedesPersistence from 'aedes-persistence'
 import { builtinPlugins } from './builtin-plugins.js'
 import { validateConfig } from './config/load.js'
 import type { BrokerConfig, BrokerConfigInput } from './config/schema.js'
@@ -8,7 +9,7 @@ import { AedesAdapter } from './core/aedes-adapter.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
 import { HookRegistry } from './core/hooks.js'
 import type { ClientInfo, Message } from './core/message.js'
-import type { BrokerApi, BrokerStats, EmitterFactory, PersistenceFactory, Plugin } from './core/plugin-api.js'
+import type { BrokerApi, BrokerStats, EmitterFactory, PersistenceDecorator, PersistenceFactory, Plugin } from './core/plugin-api.js'
 import { type PluginEntry, PluginHost } from './core/plugin-host.js'
 import { BrokerError } from './errors.js'
 import { ConnectionGate } from './listeners/connection-gate.js'
@@ -70,6 +71,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const startHandlers: Array<{ plugin: string, run: () => void | Promise<void> }> = []
   let persistenceFactory: PersistenceFactory | undefined
   let emitterFactory: EmitterFactory | undefined
+  const persistenceDecorators: PersistenceDecorator[] = []
   let adapter: AedesAdapter | undefined
   let listeners: RunningListener[] = []
   let ready = false
@@ -96,6 +98,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       stats,
       addHttpRoute: (path, route) => routes.add(path, route),
       usePersistence: (factory) => { onlyDuringRegister('usePersistence'); persistenceFactory = factory },
+      decoratePersistence: (decorator) => { onlyDuringRegister('decoratePersistence'); persistenceDecorators.push(decorator) },
       useEmitter: (factory) => { onlyDuringRegister('useEmitter'); emitterFactory = factory },
       onStart: (run) => { startHandlers.push({ plugin: plugin.name, run }) },
       onClose: (run) => host.onClose(plugin.name, run),
@@ -131,12 +134,12 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       hooks,
       events,
       log,
-      persistence: persistenceFactory === undefined ? undefined : await persistenceFactory(ctx),
+      persistence: await buildPersistence(persistenceFactory, persistenceDecorators, ctx),
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
     })
     for (const handler of startHandlers) await handler.run()
     const connect = adapter.handle.bind(adapter)
-    listeners = await startListeners(config.listeners, gate, routes, (stream, meta, req) => { connect(stream, meta, req) })
+    listeners = await startListeners(config.listeners, gate, routes, (stream, meta, req) => { connect(stream, meta, req) }, config.limits)
   } catch (err) {
     await close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after failed start failed'))
     throw err
@@ -159,6 +162,17 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
     close,
   }
   return broker
+}
+
+// aedes-persistence is CommonJS whose typings declare an ESM default export.
+const memoryPersistence = aedesPersistence as unknown as () => object
+
+/** The chosen store (aedes's in-memory one if no plugin chose), wrapped by every decorator in order. */
+async function buildPersistence (factory: PersistenceFactory | undefined, decorators: readonly PersistenceDecorator[], ctx: { brokerId: string, log: Logger }): Promise<object | undefined> {
+  if (factory === undefined && decorators.length === 0) return undefined
+  let store = factory === undefined ? memoryPersistence() : await factory(ctx)
+  for (const decorate of decorators) store = decorate(store, ctx)
+  return store
 }
 
 function toEntry (spec: PluginSpec): PluginEntry {

@@ -21,6 +21,9 @@ export type AedesEmitter = object
 /** Builds the store once the broker knows its id and logger. */
 export type PersistenceFactory = (ctx: { brokerId: string, log: Logger }) => AedesPersistence | Promise<AedesPersistence>
 
+/** Wraps a store; returns the store aedes will use. */
+export type PersistenceDecorator = (store: AedesPersistence, ctx: { brokerId: string, log: Logger }) => AedesPersistence
+
 /** Builds the emitter once the broker knows its id and logger. */
 export type EmitterFactory = (ctx: { brokerId: string, log: Logger }) => AedesEmitter | Promise<AedesEmitter>
 
@@ -54,6 +57,12 @@ export interface BrokerApi {
   addHttpRoute(path: string, route: HttpRoute): void
   /** Replace the session store. Only valid during `register`. */
   usePersistence(factory: PersistenceFactory): void
+  /**
+   * Wrap the session store, whichever plugin provides it (e.g. to keep
+   * messages held back by an inflight window, or to order a backlog).
+   * Decorators apply in registration order. Only valid during `register`.
+   */
+  decoratePersistence(decorator: PersistenceDecorator): void
   /** Replace the message emitter (clustering). Only valid during `register`. */
   useEmitter(factory: EmitterFactory): void
   /**

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { StoreUnavailableError } from './errors.js'
+import { NedbPersistence } from './nedb-persistence.js'
+import type { DropListener } from './types.js'
+
+/** The backends `sessions.store` selects. */
+export type StoreKind = 'nedb' | 'memory' | 'redis'
+
+/** File name of the nedb datafile inside `dataDir`. */
+export const DATAFILE = 'sessions.db'
+
+/** What the plugin tells a store about clients; only the nedb store listens. */
+export interface SessionTracker {
+  markOnline(clientId: string): Promise<void>
+  markOffline(clientId: string): Promise<void>
+}
+
+export interface StoreSpec {
+  kind: StoreKind
+  /** Directory of the nedb datafile. */
+  dataDir: string
+  /** Seconds; 0 = forever. */
+  sessionExpiry: number
+  maxQueued: number
+  /** Seconds between compactions. */
+  compactInterval: number
+  /** `redis://…` for the redis backend. */
+  redisUrl?: string
+  onDrop: DropListener
+  log: Logger
+}
+
+/** A built store: what aedes gets, and who to tell about clients coming and going. */
+export interface BuiltStore {
+  persistence: object
+  tracker: SessionTracker | undefined
+}
+
+// aedes-persistence is CommonJS and its typings declare an ESM default export
+// that does not exist at runtime under NodeNext; require it as it is.
+const aedesMemoryPersistence = createRequire(import.meta.url)('aedes-persistence') as () => object
+
+/** aedes-persistence's in-memory store (its default export): nothing survives a restart, no bounds. */
+export function createMemoryStore (): object {
+  return aedesMemoryPersistence()
+}
+
+export async function createStore (spec: StoreSpec): Promise<BuiltStore> {
+  switch (spec.kind) {
+    case 'nedb': {
+      const store = new NedbPersistence({
+        filename: join(spec.dataDir, DATAFILE),
+        sessionExpiry: spec.sessionExpiry,
+        maxQueued: spec.maxQueued,
+        compactInterval: spec.compactInterval,
+        onDrop: spec.onDrop,
+        log: spec.log,
+      })
+      return { persistence: store, tracker: store }
+    }
+    case 'memory':
+      spec.log.warn('sessions.store is "memory": sessions and retained messages are lost on restart; maxQueued and sessionExpiry are not enforced')
+      return { persistence: createMemoryStore(), tracker: undefined }
+    case 'redis':
+      return { persistence: await createRedisStore(spec), tracker: undefined }
+  }
+}
+
+/**
+ * aedes-persistence-redis is an optional dependency: loaded only when chosen.
+ * It takes ioredis options, so the URL is taken apart here.
+ */
+async function createRedisStore (spec: StoreSpec): Promise<object> {
+  if (spec.redisUrl === undefined) {
+    throw new StoreUnavailableError('sessions.store "redis" needs cluster.redis (redis://host:port/db)')
+  }
+  const name = 'aedes-persistence-redis'
+  let factory: (options: object) => object
+  try {
+    factory = ((await import(name)) as { default: (options: object) => object }).default
+  } catch (err) {
+    throw new StoreUnavailableError(`sessions.store "redis" needs the ${name} package: npm install ${name}`, { cause: err })
+  }
+  const url = new URL(spec.redisUrl)
+  spec.log.warn('sessions.store is "redis": maxQueued and sessionExpiry are not enforced by this backend')
+  return factory({
+    host: url.hostname,
+    port: url.port === '' ? 6379 : Number(url.port),
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+    ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
+  })
+}

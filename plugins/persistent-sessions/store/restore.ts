@@ -1,0 +1,147 @@
+import type { MessageBody, QueueEntry } from './client-queue.js'
+import { decodePacket, decodeSubscription, type StoreDoc } from './codec.js'
+import { Packet } from './packet.js'
+import { priorityOf } from './queue-bound.js'
+import type { SessionState } from './session-state.js'
+import type { StoredPacket } from './types.js'
+
+/**
+ * Rebuilds the in-memory state from the documents nedb loaded.
+ *
+ * A crash can leave the datafile mid-change: a new version of a record written
+ * but the old one not yet removed, a queue entry whose message body is gone,
+ * a body nobody points to. Each logical record keeps its newest version (the
+ * highest write number); everything else is listed as obsolete for removal.
+ */
+
+export interface RestoreResult {
+  /** Highest write number seen: new writes continue after it. */
+  lastWrite: number
+  /** Document ids to remove: older versions, orphans, unknown documents. */
+  obsolete: string[]
+  /** Clients with a session but no last-seen record. */
+  unseen: string[]
+  counts: { retained: number, sessions: number, queued: number, incoming: number, wills: number, orphans: number }
+}
+
+type Doc<K extends StoreDoc['t']> = Extract<StoreDoc, { t: K }>
+
+export function restoreState (docs: readonly StoreDoc[], state: SessionState): RestoreResult {
+  const obsolete: string[] = []
+  let lastWrite = 0
+  let orphans = 0
+
+  // 1. newest version of each logical record
+  const latest = new Map<string, { doc: StoreDoc, w: number }>()
+  for (const doc of docs) {
+    const w = parseInt(doc._id, 36)
+    const key = logicalKey(doc)
+    if (!Number.isSafeInteger(w) || key === undefined) {
+      obsolete.push(doc._id)
+      continue
+    }
+    if (w > lastWrite) lastWrite = w
+    const seen = latest.get(key)
+    if (seen === undefined) {
+      latest.set(key, { doc, w })
+    } else if (w > seen.w) {
+      obsolete.push(seen.doc._id)
+      latest.set(key, { doc, w })
+    } else {
+      obsolete.push(doc._id)
+    }
+  }
+
+  // 2. message bodies first: queue entries point at them
+  const bodies = new Map<string, { body: MessageBody, packet: StoredPacket }>()
+  const entries: Array<Doc<'q'>> = []
+  for (const { doc } of latest.values()) {
+    switch (doc.t) {
+      case 'r': state.retained.set(String(doc.p.f.topic), { packet: decodePacket(doc.p), docId: doc._id }); break
+      case 's':
+        state.subs.add(doc.c, doc.l.map(decodeSubscription))
+        state.subDocs.set(doc.c, doc._id)
+        break
+      case 'm': bodies.set(doc._id, { body: { id: doc._id, refs: 0 }, packet: decodePacket(doc.p) }); break
+      case 'q': entries.push(doc); break
+      case 'i': restoreIncoming(state, doc); break
+      case 'w': state.wills.set(doc.c, { packet: decodePacket(doc.p), docId: doc._id }); break
+      case 'c': state.clock.restore(doc.c, { at: doc.seen, docId: doc._id }); break
+    }
+  }
+
+  // 3. queues, in their original order
+  entries.sort((a, b) => a.s - b.s)
+  for (const doc of entries) {
+    const entry = toEntry(doc, bodies)
+    if (entry === undefined) {
+      orphans++
+      obsolete.push(doc._id)
+      continue
+    }
+    state.restoreEntry(doc.c, entry)
+  }
+  for (const { body } of bodies.values()) {
+    if (body.refs === 0) obsolete.push(body.id)
+  }
+
+  const unseen: string[] = []
+  const sessions = new Set<string>([...state.subDocs.keys(), ...state.queues.keys(), ...state.incoming.keys()])
+  for (const clientId of sessions) {
+    if (!state.clock.has(clientId)) unseen.push(clientId)
+  }
+  return {
+    lastWrite,
+    obsolete,
+    unseen,
+    counts: {
+      retained: state.retained.size,
+      sessions: sessions.size,
+      queued: entries.length - orphans,
+      incoming: [...state.incoming.values()].reduce((n, m) => n + m.size, 0),
+      wills: state.wills.size,
+      orphans,
+    },
+  }
+}
+
+function toEntry (doc: Doc<'q'>, bodies: Map<string, { body: MessageBody, packet: StoredPacket }>): QueueEntry | undefined {
+  if (doc.p !== undefined) {
+    // replaced by a PUBREL (or another broker's packet): stored whole
+    const packet = decodePacket(doc.p)
+    return { seq: doc.s, docId: doc._id, packet, body: undefined, priority: priorityOf(packet) }
+  }
+  const stored = doc.m === undefined ? undefined : bodies.get(doc.m)
+  if (stored === undefined) return undefined
+  stored.body.refs++
+  // Each subscriber gets its own Packet (its packet id is its own), sharing the payload.
+  const packet = new Packet(stored.packet)
+  if (doc.mid !== undefined) packet.messageId = doc.mid
+  return { seq: doc.s, docId: doc._id, packet, body: stored.body, priority: priorityOf(packet) }
+}
+
+function restoreIncoming (state: SessionState, doc: Doc<'i'>): void {
+  const decoded = decodePacket(doc.p)
+  const packet = new Packet(decoded)
+  packet.messageId = decoded.messageId
+  let map = state.incoming.get(doc.c)
+  if (map === undefined) {
+    map = new Map()
+    state.incoming.set(doc.c, map)
+  }
+  map.set(Number(decoded.messageId), { packet, docId: doc._id })
+}
+
+/** The identity of the record a document is a version of. */
+function logicalKey (doc: StoreDoc): string | undefined {
+  switch (doc.t) {
+    case 'r': return 'r\u0000' + String(doc.p.f.topic)
+    case 's': return 's\u0000' + doc.c
+    case 'm': return 'm\u0000' + doc._id
+    case 'q': return 'q\u0000' + String(doc.s)
+    case 'i': return 'i\u0000' + doc.c + '\u0000' + String(doc.p.f.messageId)
+    case 'w': return 'w\u0000' + doc.c
+    case 'c': return 'c\u0000' + doc.c
+    default: return undefined
+  }
+}

@@ -1,0 +1,268 @@
+import { ClientQueue, type MessageBody, type QueueEntry } from './client-queue.js'
+import { encodePacket, encodeSubscription, type StoreDoc } from './codec.js'
+import { SessionClock } from './expiry.js'
+import { Packet } from './packet.js'
+import { priorityOf } from './queue-bound.js'
+import { SubscriptionIndex } from './subscription-index.js'
+import type { DropListener, StoredPacket } from './types.js'
+
+/**
+ * Everything the store holds, in memory, where aedes reads it from. Every
+ * change also goes to a `DocWriter` as documents to put and ids to delete; the
+ * caller then awaits the write batch. Reads never touch the datafile.
+ */
+
+/** Receives the document side of every change. */
+export interface DocWriter {
+  put(doc: StoreDoc): void
+  del(id: string): void
+  /** A new write number: unique and increasing, also used as queue position. */
+  next(): number
+}
+
+/** A stored packet with the id of the document that holds it. */
+export interface Stored {
+  packet: StoredPacket
+  docId: string
+}
+
+export interface StateOptions {
+  /** Most entries per client queue; 0 = unbounded. */
+  maxQueued: number
+  onDrop: DropListener
+}
+
+export const docId = (w: number): string => w.toString(36)
+
+export class SessionState {
+  readonly retained = new Map<string, Stored>()
+  readonly subs = new SubscriptionIndex()
+  /** Client → id of its subscriptions document. */
+  readonly subDocs = new Map<string, string>()
+  readonly queues = new Map<string, ClientQueue>()
+  readonly incoming = new Map<string, Map<number, Stored>>()
+  readonly wills = new Map<string, Stored>()
+  readonly clock = new SessionClock()
+  readonly #w: DocWriter
+  readonly #opts: StateOptions
+
+  constructor (writer: DocWriter, options: StateOptions) {
+    this.#w = writer
+    this.#opts = options
+  }
+
+  /** True if the client has anything a reconnect would get back. */
+  hasSession (clientId: string): boolean {
+    return this.subs.has(clientId) || this.queues.has(clientId) || this.incoming.has(clientId)
+  }
+
+  setRetained (packet: StoredPacket): void {
+    const topic = String(packet.topic)
+    const previous = this.retained.get(topic)
+    if (previous !== undefined) this.#w.del(previous.docId)
+    // An empty payload clears the retained message [MQTT-3.3.1-10].
+    if (packet.payload === undefined || packet.payload.length === 0) {
+      this.retained.delete(topic)
+      return
+    }
+    const id = docId(this.#w.next())
+    this.#w.put({ _id: id, t: 'r', p: encodePacket(packet) })
+    this.retained.set(topic, { packet, docId: id })
+  }
+
+  /** Rewrites the client's subscriptions document from the index (one line per change). */
+  writeSubscriptions (clientId: string): void {
+    const previous = this.subDocs.get(clientId)
+    if (previous !== undefined) this.#w.del(previous)
+    const records = this.subs.records(clientId)
+    if (records === undefined || records.size === 0) {
+      this.subDocs.delete(clientId)
+      return
+    }
+    const id = docId(this.#w.next())
+    this.#w.put({ _id: id, t: 's', c: clientId, l: [...records].map(([topic, sub]) => encodeSubscription(topic, sub)) })
+    this.subDocs.set(clientId, id)
+  }
+
+  /** Queues one copy of `packet` for each client; the body is stored once. */
+  enqueue (clientIds: readonly string[], packet: StoredPacket): void {
+    if (clientIds.length === 0) return
+    // refs starts at 1, a guard held for the loop: a bound drop of the first
+    // copy must not release the body the next copies still need.
+    const body: MessageBody = { id: docId(this.#w.next()), refs: 1 }
+    this.#w.put({ _id: body.id, t: 'm', p: encodePacket(new Packet(packet)) })
+    const priority = priorityOf(packet)
+    for (const clientId of clientIds) {
+      const seq = this.#w.next()
+      const entry: QueueEntry = { seq, docId: docId(seq), packet: new Packet(packet), body, priority }
+      body.refs++
+      this.#w.put(this.#entryDoc(clientId, entry))
+      this.#queue(clientId).push(entry)
+      this.enforceBound(clientId)
+    }
+    // Every copy dropped at once: the body goes too (its put is cancelled unwritten).
+    this.#release(body)
+  }
+
+  /** `outgoingUpdate`: false if there is no such packet. */
+  updateEntry (clientId: string, packet: StoredPacket): boolean {
+    const queue = this.queues.get(clientId)
+    const found = queue?.findForUpdate(packet)
+    if (queue === undefined || found === undefined) return false
+    const { entry, replace } = found
+    if (replace) {
+      const body = entry.body
+      queue.replace(entry, packet)
+      this.#release(body)
+    } else if (entry.packet.messageId === packet.messageId) {
+      return true // redelivery with the id it already has: nothing changes
+    } else {
+      queue.assignMessageId(entry, packet.messageId)
+    }
+    this.#w.del(entry.docId)
+    entry.docId = docId(this.#w.next())
+    this.#w.put(this.#entryDoc(clientId, entry))
+    return true
+  }
+
+  /** `outgoingClearMessageId`: the removed packet, if any. */
+  clearEntry (clientId: string, packet: StoredPacket): StoredPacket | undefined {
+    const queue = this.queues.get(clientId)
+    const entry = queue?.findForClear(packet)
+    if (queue === undefined || entry === undefined) return undefined
+    this.#removeEntry(clientId, queue, entry)
+    return entry.packet
+  }
+
+  /** Drops lowest-priority, oldest entries until the queue is within `maxQueued`. Reports each. */
+  enforceBound (clientId: string): void {
+    const max = this.#opts.maxQueued
+    const queue = this.queues.get(clientId)
+    if (max <= 0 || queue === undefined) return
+    while (queue.size > max) {
+      const victim = queue.victim()
+      if (victim === undefined) return // only handshake state left: nothing may go
+      this.#removeEntry(clientId, queue, victim)
+      this.#opts.onDrop({ reason: 'queue_full', clientId, packet: victim.packet })
+    }
+  }
+
+  storeIncoming (clientId: string, packet: StoredPacket): void {
+    const stored = new Packet(packet)
+    stored.messageId = packet.messageId
+    let map = this.incoming.get(clientId)
+    if (map === undefined) {
+      map = new Map()
+      this.incoming.set(clientId, map)
+    }
+    const messageId = Number(packet.messageId)
+    const previous = map.get(messageId)
+    if (previous !== undefined) this.#w.del(previous.docId)
+    const id = docId(this.#w.next())
+    this.#w.put({ _id: id, t: 'i', c: clientId, p: encodePacket(stored) })
+    map.set(messageId, { packet: stored, docId: id })
+  }
+
+  /** False if there is no such packet. */
+  deleteIncoming (clientId: string, messageId: number): boolean {
+    const map = this.incoming.get(clientId)
+    const stored = map?.get(messageId)
+    if (map === undefined || stored === undefined) return false
+    map.delete(messageId)
+    if (map.size === 0) this.incoming.delete(clientId)
+    this.#w.del(stored.docId)
+    return true
+  }
+
+  cleanIncoming (clientId: string): void {
+    const map = this.incoming.get(clientId)
+    if (map === undefined) return
+    for (const stored of map.values()) this.#w.del(stored.docId)
+    this.incoming.delete(clientId)
+  }
+
+  putWill (clientId: string, packet: StoredPacket): void {
+    this.deleteWill(clientId)
+    const id = docId(this.#w.next())
+    this.#w.put({ _id: id, t: 'w', c: clientId, p: encodePacket(packet) })
+    this.wills.set(clientId, { packet, docId: id })
+  }
+
+  deleteWill (clientId: string): StoredPacket | undefined {
+    const stored = this.wills.get(clientId)
+    if (stored === undefined) return undefined
+    this.wills.delete(clientId)
+    this.#w.del(stored.docId)
+    return stored.packet
+  }
+
+  markOnline (clientId: string): void {
+    const obsolete = this.clock.markOnline(clientId)
+    if (obsolete !== undefined) this.#w.del(obsolete)
+  }
+
+  /** Records when the client left; a client with nothing stored leaves no record. */
+  markOffline (clientId: string, at: number): void {
+    if (!this.hasSession(clientId)) {
+      const obsolete = this.clock.markGone(clientId)
+      if (obsolete !== undefined) this.#w.del(obsolete)
+      return
+    }
+    const id = docId(this.#w.next())
+    this.#w.put({ _id: id, t: 'c', c: clientId, seen: at })
+    const obsolete = this.clock.markOffline(clientId, { at, docId: id })
+    if (obsolete !== undefined) this.#w.del(obsolete)
+  }
+
+  /** Removes everything stored for the client (session expiry). */
+  removeSession (clientId: string): { subscriptions: number, queued: number } {
+    const subscriptions = this.subs.records(clientId)?.size ?? 0
+    if (this.subs.clean(clientId)) this.writeSubscriptions(clientId)
+    const queue = this.queues.get(clientId)
+    const queued = queue?.size ?? 0
+    if (queue !== undefined) {
+      for (const entry of [...queue.values()]) this.#removeEntry(clientId, queue, entry)
+    }
+    this.cleanIncoming(clientId)
+    this.deleteWill(clientId)
+    const obsolete = this.clock.markGone(clientId)
+    if (obsolete !== undefined) this.#w.del(obsolete)
+    return { subscriptions, queued }
+  }
+
+  /** Adds an entry read back from the datafile (no write). */
+  restoreEntry (clientId: string, entry: QueueEntry): void {
+    this.#queue(clientId).push(entry)
+  }
+
+  #queue (clientId: string): ClientQueue {
+    let queue = this.queues.get(clientId)
+    if (queue === undefined) {
+      queue = new ClientQueue()
+      this.queues.set(clientId, queue)
+    }
+    return queue
+  }
+
+  #removeEntry (clientId: string, queue: ClientQueue, entry: QueueEntry): void {
+    queue.remove(entry)
+    if (queue.size === 0) this.queues.delete(clientId)
+    this.#w.del(entry.docId)
+    this.#release(entry.body)
+  }
+
+  /** One queue entry less points at the body; the last one removes it. */
+  #release (body: MessageBody | undefined): void {
+    if (body === undefined) return
+    body.refs--
+    if (body.refs === 0) this.#w.del(body.id)
+  }
+
+  #entryDoc (clientId: string, entry: QueueEntry): StoreDoc {
+    if (entry.body === undefined) return { _id: entry.docId, t: 'q', c: clientId, s: entry.seq, p: encodePacket(entry.packet) }
+    const mid = entry.packet.messageId
+    return typeof mid === 'number'
+      ? { _id: entry.docId, t: 'q', c: clientId, s: entry.seq, m: entry.body.id, mid }
+      : { _id: entry.docId, t: 'q', c: clientId, s: entry.seq, m: entry.body.id }
+  }
+}

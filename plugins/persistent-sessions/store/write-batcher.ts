@@ -1,0 +1,140 @@
+/**
+ * Group commit for the nedb datafile.
+ *
+ * nedb appends (and awaits) one write per call, and aedes makes several store
+ * calls per message per subscriber. Instead of one append each, every put and
+ * delete requested during one event-loop turn goes out as ONE `insert([...])`
+ * and one `remove({ _id: { $in } })`, and every caller's promise resolves after
+ * both are on disk. While a batch is being written the next one collects, so
+ * under load a batch grows to whatever arrived during the previous write.
+ *
+ * Order inside a batch: inserts first, then removals. A crash between the two
+ * leaves old versions next to new ones (resolved at load by `_id` order), never
+ * a record removed without its replacement.
+ */
+
+/** Where batches go: the datastore, or a fake in tests. */
+export interface BatchSink<Doc extends { _id: string }> {
+  insert(docs: Doc[]): Promise<unknown>
+  remove(ids: string[]): Promise<unknown>
+}
+
+/** Counters for benchmarks and logs. */
+export interface BatchStats {
+  /** Batches written. */
+  batches: number
+  /** Documents inserted. */
+  inserted: number
+  /** Documents removed. */
+  removed: number
+  /** Puts that were deleted again before they reached the disk. */
+  cancelled: number
+}
+
+/**
+ * nedb checks every candidate against the whole `$in` list (model.js
+ * `$in`), so one removal of k ids costs O(k²). Chunks keep that flat while
+ * still costing one append per 256 ids.
+ */
+const REMOVE_CHUNK = 256
+
+interface Waiter { resolve: () => void, reject: (err: unknown) => void }
+
+export class WriteBatcher<Doc extends { _id: string }> {
+  readonly #sink: BatchSink<Doc>
+  readonly #onError: (err: unknown) => void
+  /** Pending puts by id, in request order (a Map keeps insertion order). */
+  #puts = new Map<string, Doc>()
+  #dels: string[] = []
+  #waiters: Waiter[] = []
+  #scheduled = false
+  /** The batch being written, if any. */
+  #writing: Promise<void> | undefined
+  readonly stats: BatchStats = { batches: 0, inserted: 0, removed: 0, cancelled: 0 }
+
+  readonly #onBatch: (inserted: number, removed: number) => void
+
+  /**
+   * @param onError told about a failed batch (its callers are rejected too)
+   * @param onBatch told after each batch is on disk, with its size
+   */
+  constructor (sink: BatchSink<Doc>, onError: (err: unknown) => void, onBatch: (inserted: number, removed: number) => void = () => {}) {
+    this.#sink = sink
+    this.#onError = onError
+    this.#onBatch = onBatch
+  }
+
+  /** Queues a document for insertion in the next batch. */
+  put (doc: Doc): void {
+    this.#puts.set(doc._id, doc)
+  }
+
+  /**
+   * Queues a removal. A document still waiting in the pending batch is simply
+   * dropped from it: it never reaches the disk, so there is nothing to remove.
+   */
+  del (id: string): void {
+    if (this.#puts.delete(id)) {
+      this.stats.cancelled++
+      return
+    }
+    this.#dels.push(id)
+  }
+
+  /** Resolves once everything queued so far is in the datafile. */
+  commit (): Promise<void> {
+    if (this.#puts.size === 0 && this.#dels.length === 0) {
+      // Nothing of ours is pending; a batch being written may still hold
+      // earlier work of the caller, so wait for it (cheap: it is in flight).
+      return this.#writing ?? Promise.resolve()
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject })
+      this.#schedule()
+    })
+  }
+
+  /** Writes everything pending and waits until the sink is idle. */
+  async drain (): Promise<void> {
+    while (this.#puts.size > 0 || this.#dels.length > 0 || this.#writing !== undefined) {
+      await (this.#writing ?? this.commit())
+    }
+  }
+
+  #schedule (): void {
+    if (this.#scheduled || this.#writing !== undefined) return
+    this.#scheduled = true
+    // setImmediate, not nextTick: wait for the rest of this turn's I/O
+    // callbacks and microtasks, so one batch covers all of them.
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#writing = this.#write().finally(() => {
+        this.#writing = undefined
+        if (this.#waiters.length > 0) this.#schedule()
+      })
+    })
+  }
+
+  async #write (): Promise<void> {
+    const puts = [...this.#puts.values()]
+    const dels = this.#dels
+    const waiters = this.#waiters
+    this.#puts = new Map()
+    this.#dels = []
+    this.#waiters = []
+    try {
+      if (puts.length > 0) await this.#sink.insert(puts)
+      for (let i = 0; i < dels.length; i += REMOVE_CHUNK) {
+        await this.#sink.remove(dels.slice(i, i + REMOVE_CHUNK))
+      }
+      this.stats.batches++
+      this.stats.inserted += puts.length
+      this.stats.removed += dels.length
+      for (const w of waiters) w.resolve()
+      this.#onBatch(puts.length, dels.length)
+    } catch (err) {
+      this.#onError(err)
+      for (const w of waiters) w.reject(err)
+    }
+  }
+}
