@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander'
+import { runPasswd } from '../src/cli/passwd.js'
 import { runServer } from '../src/cli/serve.js'
 import { version } from '../src/version.js'
 import { describeDefaults } from '../src/config/defaults.js'
@@ -28,6 +29,21 @@ program
       file: opts.config ?? process.env.MIDGE_CONFIG,
       overrides: { host: opts.host, port: opts.port, wsPort: opts.wsPort, dataDir: opts.dataDir, logLevel: opts.logLevel, logPretty: opts.logPretty },
     })
+  })
+
+program
+  .command('passwd')
+  .description('add or update a user in a password file (scrypt); prompts without echo on a TTY, else reads one line from stdin')
+  .argument('<file>', 'password file (created with mode 0600 if missing)')
+  .argument('<user>', 'username')
+  .option('-D, --delete', 'delete the user')
+  .option('--password <password>', 'the password, for scripts (visible to other local users: prefer stdin)')
+  .option('--cost <N>', 'scrypt cost N, a power of two (default 16384)', (v) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a power of two')
+    return Number(v)
+  })
+  .action(async (file: string, user: string, opts: { delete?: boolean, password?: string, cost?: number }) => {
+    process.exitCode = await runPasswd(file, user, opts)
   })
 
 await program.parseAsync(process.argv)

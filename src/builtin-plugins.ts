@@ -1,4 +1,6 @@
 import type { BrokerConfig } from './config/schema.js'
+import persistentSessions from '../plugins/persistent-sessions/index.js'
+import type { Plugin } from './core/plugin-api.js'
 import type { PluginEntry } from './core/plugin-host.js'
 import { securityPlugin } from './security/plugin.js'
 import { sysPlugin } from './sys/plugin.js'
@@ -8,9 +10,10 @@ import { sysPlugin } from './sys/plugin.js'
  * lead every chain), then the store, then observers. Each built-in plugin
  * reads its own config section; embedders' plugins come after these.
  */
-export function builtinPlugins (_config: Readonly<BrokerConfig>): PluginEntry[] {
+export function builtinPlugins (config: Readonly<BrokerConfig>): PluginEntry[] {
   return [
-    { plugin: securityPlugin, options: undefined },
+    { plugin: securityPlugin, options: config.security },
+    { plugin: persistentSessions as Plugin<never>, options: config.sessions },
     { plugin: sysPlugin, options: undefined },
   ]
 }

@@ -1,6 +1,7 @@
 import { createBroker } from '../broker.js'
 import { loadConfig, type ConfigOverrides } from '../config/load.js'
 import { BrokerError, ConfigError } from '../errors.js'
+import { reloadSecurity } from '../security/reload.js'
 import type { Broker } from '../broker.js'
 
 /** Exit codes: 0 clean stop, 1 runtime failure (e.g. port in use), 2 bad config. */
@@ -9,7 +10,8 @@ export const EXIT_CONFIG = 2
 
 /**
  * `midge` with no subcommand: load config, start, stop cleanly on SIGINT/SIGTERM
- * within `shutdownTimeoutMs`; a second signal exits at once.
+ * within `shutdownTimeoutMs`; a second signal exits at once. SIGHUP re-reads
+ * the password and ACL files without dropping connections.
  */
 export async function runServer (options: { file?: string | undefined, overrides: ConfigOverrides }): Promise<void> {
   let config
@@ -55,5 +57,7 @@ export async function runServer (options: { file?: string | undefined, overrides
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // The security plugin logs the outcome; a bad file keeps the previous rules in force.
+  process.on('SIGHUP', () => { void reloadSecurity(broker.id) })
   broker.on('error', (err) => broker.log.error({ err }, 'broker error'))
 }

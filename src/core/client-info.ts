@@ -5,18 +5,22 @@ import type { ClientInfo } from './message.js'
 export interface ConnectionMeta {
   listener: string
   remoteAddress: string | undefined
+  /** Subject CN of a client certificate the TLS layer verified. */
+  certificateCN?: string | undefined
 }
 
 class LiveClientInfo implements ClientInfo {
   readonly #client: Client
   readonly listener: string
   readonly remoteAddress: string | undefined
+  readonly certificateCN: string | undefined
   username: string | undefined
 
   constructor (client: Client, meta: ConnectionMeta) {
     this.#client = client
     this.listener = meta.listener
     this.remoteAddress = meta.remoteAddress
+    this.certificateCN = meta.certificateCN
   }
 
   get id (): string { return this.#client.id }

@@ -37,4 +37,6 @@ export interface ClientInfo {
   readonly remoteAddress: string | undefined
   /** Name of the listener the client came in on (`mqtt`, `ws`, …, or `stream`). */
   readonly listener: string
+  /** Subject CN of the client certificate the TLS listener verified (listeners with `requestCert`). */
+  readonly certificateCN?: string | undefined
 }

@@ -3,28 +3,37 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { ListenerConfig } from '../config/schema.js'
 import { bind, closeServer, formatHost } from './bind.js'
 import type { ConnectionGate } from './connection-gate.js'
+import { verifiedCertificateCN } from './peer-certificate.js'
+import { SocketPolicy } from './socket-policy.js'
 import { readTlsFiles } from './tls-files.js'
 import type { ConnectionHandler, RunningListener } from './types.js'
 
 type TcpListenerConfig = Extract<ListenerConfig, { type: 'mqtt' | 'mqtts' }>
 
 /** MQTT over TCP (`mqtt`) or TLS (`mqtts`). */
-export async function startTcpListener (config: TcpListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler): Promise<RunningListener> {
+export async function startTcpListener (config: TcpListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
   const accept = (socket: Socket): void => {
+    if (!gate.admit(socket, name, config.maxConnections)) return
+    onConnection(policy.wrap(socket), { listener: name, remoteAddress: socket.remoteAddress, certificateCN: verifiedCertificateCN(socket) })
+  }
+  // The per-address rate is checked on the raw TCP connection, before a TLS handshake is paid for.
+  const rateLimit = (socket: Socket): boolean => {
     // aedes writes a packet in several writes: without TCP_NODELAY every round trip waits ~40 ms on Nagle.
     socket.setNoDelay(true)
-    if (!gate.admit(socket, name, config.maxConnections)) return
-    onConnection(socket, { listener: name, remoteAddress: socket.remoteAddress })
+    if (policy.admitAddress(socket.remoteAddress)) return true
+    socket.destroy()
+    return false
   }
   let server: Server
   if (config.type === 'mqtts') {
-    const tls = createTlsServer(readTlsFiles(config, name))
+    const tls = createTlsServer({ ...readTlsFiles(config, name), handshakeTimeout: policy.handshakeTimeoutMs })
+    tls.on('connection', (socket: Socket) => { rateLimit(socket) })
     tls.on('secureConnection', (socket: TLSSocket) => accept(socket))
     // A failed handshake (e.g. a plain client on the TLS port) closes only that socket.
     tls.on('tlsClientError', (_err, socket) => socket.destroy())
     server = tls
   } else {
-    server = createNetServer({ noDelay: true }, accept)
+    server = createNetServer({ noDelay: true }, (socket) => { if (rateLimit(socket)) accept(socket) })
   }
   const bound = await bind(server, config.host, config.port, name)
   const scheme = config.type

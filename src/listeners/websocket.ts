@@ -5,18 +5,20 @@ import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { ListenerConfig } from '../config/schema.js'
 import { bind, closeServer, formatHost } from './bind.js'
 import type { ConnectionGate } from './connection-gate.js'
+import { verifiedCertificateCN } from './peer-certificate.js'
+import { SocketPolicy } from './socket-policy.js'
 import { readTlsFiles } from './tls-files.js'
 import type { ConnectionHandler, RunningListener } from './types.js'
 
 type WsListenerConfig = Extract<ListenerConfig, { type: 'ws' | 'wss' }>
 
 /** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
-export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler): Promise<RunningListener> {
+export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
   const refuse = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end(`use a WebSocket on ${config.path}\n`)
   }
   const server: Server = config.type === 'wss'
-    ? createHttpsServer({ ...readTlsFiles(config, name), noDelay: true }, refuse)
+    ? createHttpsServer({ ...readTlsFiles(config, name), noDelay: true, handshakeTimeout: policy.handshakeTimeoutMs }, refuse)
     : createHttpServer({ noDelay: true }, refuse)
   const wss = new WebSocketServer({
     server,
@@ -27,13 +29,19 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
   })
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true)
+    // Raw TCP, before any TLS handshake or HTTP upgrade is paid for.
+    if (!policy.admitAddress(socket.remoteAddress)) {
+      socket.destroy()
+      return
+    }
     gate.admit(socket, name, config.maxConnections)
   })
   wss.on('connection', (ws, req) => {
     const stream = createWebSocketStream(ws)
     // Errors on the stream surface through aedes as client errors; keep the process safe meanwhile.
     stream.on('error', () => {})
-    onConnection(stream, { listener: name, remoteAddress: req.socket.remoteAddress }, req)
+    const meta = { listener: name, remoteAddress: req.socket.remoteAddress, certificateCN: verifiedCertificateCN(req.socket) }
+    onConnection(policy.wrap(stream), meta, req)
   })
   const bound = await bind(server, config.host, config.port, name)
   return {

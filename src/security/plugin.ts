@@ -1,7 +1,56 @@
+import type { SecurityConfig } from '../config/sections/security.js'
 import { definePlugin } from '../core/plugin-api.js'
+import { ConfigError } from '../errors.js'
+import { SecurityFileError } from './password-file.js'
+import { SecurityPolicy } from './policy.js'
+import { registerReloader } from './reload.js'
 
-/** Passwords, ACLs and limits. */
-export const securityPlugin = definePlugin<void>({
+const LOOPBACK = /^(127\.|::1$|localhost$)/
+
+/**
+ * Passwords (scrypt password file), ACLs (Mosquitto-style file) and the
+ * CONNECT-time identity from TLS client certificates. Registered first, so
+ * its refusals lead every chain. Options: the `security` config section
+ * (default: `broker.config.security`). Socket-level limits (packet size,
+ * publish and connection rates) live in `src/listeners`, not here: they must
+ * act before aedes parses a byte.
+ */
+export const securityPlugin = definePlugin<SecurityConfig | undefined>({
   name: 'security',
-  register () {},
+  async register (broker, options) {
+    const config = options ?? broker.config.security
+    const log = broker.log
+    let policy: SecurityPolicy
+    try {
+      policy = await SecurityPolicy.load(config)
+    } catch (err) {
+      if (!(err instanceof SecurityFileError)) throw err
+      const path = err.file === config.aclFile ? 'security.aclFile' : 'security.passwordFile'
+      throw new ConfigError([{ path, message: err.message }], { cause: err })
+    }
+
+    broker.hooks.add('authenticate', (client, username, password) => policy.authenticate(client, username, password))
+    if (policy.hasAcl) {
+      broker.hooks.add('authorizePublish', (client, packet) => policy.authorizePublish(client, packet))
+      broker.hooks.add('authorizeSubscribe', (client, subscription) => policy.authorizeSubscribe(client, subscription))
+      broker.hooks.add('authorizeForward', (client, packet) => policy.authorizeForward(client, packet))
+    }
+
+    const unregister = registerReloader(broker.id, async () => {
+      try {
+        await policy.reload()
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'security files not reloaded: the previous ones stay in force')
+        throw err
+      }
+      log.info({ passwordFile: config.passwordFile, aclFile: config.aclFile }, 'security files reloaded')
+    })
+    broker.onClose(unregister)
+
+    const open = broker.config.listeners.filter((l) => l.type !== 'http' && !LOOPBACK.test(l.host))
+    if (config.allowAnonymous && open.length > 0) {
+      log.warn({ listeners: open.map((l) => l.name ?? l.type) }, 'anonymous clients are allowed on a non-loopback listener')
+    }
+    log.debug({ allowAnonymous: config.allowAnonymous, passwordFile: config.passwordFile, aclFile: config.aclFile }, 'security ready')
+  },
 })

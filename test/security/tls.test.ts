@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs'
+import { connect as netConnect } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import mqtt from 'mqtt'
+import { beforeAll, describe, expect, test } from 'vitest'
+import type { BrokerConfigInput } from '../../src/config/schema.js'
+import { startBroker } from '../helpers/broker.js'
+import { connectClient, nextMessage } from '../helpers/clients.js'
+import { makeCerts, type TestCerts, tempDir, writeAclFile } from './support.js'
+
+let certs: TestCerts
+beforeAll(() => { certs = makeCerts() })
+
+function tlsListeners (extra: Record<string, unknown> = {}): BrokerConfigInput['listeners'] {
+  const files = { cert: certs.serverCert, key: certs.serverKey, ...extra }
+  return [
+    { type: 'mqtts', host: '127.0.0.1', port: 0, ...files },
+    { type: 'wss', host: '127.0.0.1', port: 0, ...files },
+  ]
+}
+
+async function tlsBroker (config: BrokerConfigInput = {}, extra: Record<string, unknown> = {}): Promise<{ mqtts: string, wss: string, broker: Awaited<ReturnType<typeof startBroker>> }> {
+  const broker = await startBroker({ listeners: tlsListeners(extra), ...config })
+  const url = (type: string): string => broker.addresses().find((a) => a.type === type)?.url ?? ''
+  return { broker, mqtts: url('mqtts'), wss: url('wss') }
+}
+
+describe('TLS listeners', () => {
+  test('an mqtts client and a wss client exchange messages', async () => {
+    const { mqtts, wss } = await tlsBroker()
+    const ca = readFileSync(certs.ca)
+    const sub = await connectClient(wss, { ca })
+    await sub.subscribeAsync('tls/#', { qos: 1 })
+    const pub = await connectClient(mqtts, { ca })
+    const got = nextMessage(sub)
+    await pub.publishAsync('tls/x', 'secret', { qos: 1 })
+    expect((await got).payload.toString()).toBe('secret')
+  })
+
+  test('a plain client on the TLS port fails cleanly and the broker keeps serving', async () => {
+    const { mqtts } = await tlsBroker()
+    const { port } = new URL(mqtts)
+    const plain = netConnect({ host: '127.0.0.1', port: Number(port) })
+    plain.on('error', () => {})
+    await new Promise<void>((resolve) => plain.once('connect', () => resolve()))
+    // A CONNECT in clear: not a TLS ClientHello.
+    plain.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]))
+    await new Promise<void>((resolve) => plain.once('close', () => resolve()))
+    const client = await connectClient(mqtts, { ca: readFileSync(certs.ca) })
+    expect(client.connected).toBe(true)
+  })
+
+  test('a client that does not trust the server certificate is refused by its own TLS layer', async () => {
+    const { mqtts } = await tlsBroker()
+    await expect(mqtt.connectAsync(mqtts, { reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toThrow(/self-signed|unable to verify|certificate/i)
+  })
+
+  test('a stalled TLS handshake is closed after connectTimeoutMs', async () => {
+    const { mqtts } = await tlsBroker({ limits: { connectTimeoutMs: 200 } })
+    const socket = netConnect({ host: '127.0.0.1', port: Number(new URL(mqtts).port) })
+    socket.on('error', () => {})
+    const started = performance.now()
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150)
+  })
+
+  describe('client certificates (requestCert, useCertificateAsUsername)', () => {
+    const secured = async (): Promise<{ mqtts: string, wss: string }> => {
+      const aclFile = writeAclFile(tempDir(), ['user device-1', 'topic readwrite device-1/#'])
+      const { mqtts, wss } = await tlsBroker({ security: { allowAnonymous: false, useCertificateAsUsername: true, aclFile } }, { ca: certs.ca, requestCert: true })
+      return { mqtts, wss }
+    }
+
+    test('the certificate CN is the username: no password needed, ACLs apply to it', async () => {
+      const { mqtts, wss } = await secured()
+      const device = certs.client('device-1')
+      const tls = { ca: readFileSync(certs.ca), cert: readFileSync(device.cert), key: readFileSync(device.key) }
+      const client = await connectClient(mqtts, tls)
+      await client.subscribeAsync('device-1/#')
+      const got = nextMessage(client)
+      await client.publishAsync('device-1/state', 'on')
+      expect((await got).topic).toBe('device-1/state')
+      await expect(client.subscribeAsync('device-2/#')).rejects.toThrow()
+      const overWs = await connectClient(wss, tls)
+      expect(overWs.connected).toBe(true)
+    })
+
+    test('a CONNECT username that differs from the CN gets CONNACK 4', async () => {
+      const { mqtts } = await secured()
+      const device = certs.client('device-1')
+      await expect(mqtt.connectAsync(mqtts, {
+        reconnectPeriod: 0, ca: readFileSync(certs.ca), cert: readFileSync(device.cert), key: readFileSync(device.key), username: 'device-2',
+      })).rejects.toMatchObject({ code: 4 })
+    })
+
+    test('without a certificate the TLS handshake fails', async () => {
+      const { mqtts } = await secured()
+      const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(mqtts).port), ca: readFileSync(certs.ca), servername: 'localhost' })
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('error', (err) => resolve(err.message))
+        // TLS 1.3: the server's refusal arrives after the client thinks it is connected.
+        socket.once('close', () => resolve('closed'))
+      })
+      expect(outcome).toMatch(/certificate|closed|alert/i)
+    })
+  })
+})
