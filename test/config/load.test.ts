@@ -96,3 +96,10 @@ describe('config', () => {
     expect(issues[0]?.message).toContain('/does/not/exist.json')
   })
 })
+
+test('every config key is documented in the README', async () => {
+  const { describeDefaults } = await import('../../src/config/defaults.js')
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const keys = describeDefaults().map((line) => line.split(' = ')[0] as string).filter((key) => key !== 'listeners')
+  expect(keys.filter((key) => !readme.includes(`\`${key}\``))).toEqual([])
+})
