@@ -6,9 +6,10 @@ import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config/schema.js'
 import { ClientDirectory, type ConnectionMeta } from './client-info.js'
 import type { BrokerEvents } from './events.js'
-import type { HookRegistry } from './hooks.js'
+import type { HookRegistry, OutboundPublish } from './hooks.js'
 import type { ClientInfo, Message, QoS } from './message.js'
 import { installHookSlots } from './hook-slots.js'
+import { guardWire } from './spec-wire.js'
 
 /**
  * The only module that talks to aedes directly (with hook-slots.ts, which
@@ -26,16 +27,34 @@ export interface AdapterOptions {
 
 type DeliverFn = (packet: AedesPublishPacket, done: () => void) => void
 
+/**
+ * What `deliverTo` uses of an aedes 1.2 Client beyond its typings: the
+ * delivery function aedes subscribes for it (`deliverQoS`, lib/client.js) and
+ * the high-water marks of its duplicate check (`duplicates`: brokerId → the
+ * highest brokerCounter delivered).
+ */
+type DeliveringClient = Client & {
+  deliverQoS(packet: AedesPublishPacket, done: () => void): void
+  duplicates: Record<string, number | undefined>
+}
+
+function noop (): void {}
+
 export class AedesAdapter {
   readonly #aedes: Aedes
   readonly #log: Logger
   readonly #events: BrokerEvents
+  readonly #maxQos: QoS
   readonly clients = new ClientDirectory()
+  /** Connection facade → aedes client, and the aedes clients handed to aedes by `handle` (for `deliverTo` / `clientOf`). */
+  readonly #connections = new WeakMap<ClientInfo, Client>()
+  readonly #handled = new WeakSet<object>()
 
   private constructor (aedes: Aedes, options: AdapterOptions) {
     this.#aedes = aedes
     this.#log = options.log
     this.#events = options.events
+    this.#maxQos = options.config.mqtt.maxQos
   }
 
   static async create (options: AdapterOptions): Promise<AedesAdapter> {
@@ -68,8 +87,40 @@ export class AedesAdapter {
 
   /** Hand a connection to aedes. `request` is the HTTP upgrade for WebSocket connections. */
   handle (stream: Duplex, meta: ConnectionMeta, request?: IncomingMessage): ClientInfo {
+    guardWire(stream, { maxQos: this.#maxQos, onViolation: (reason) => this.#log.debug({ reason, listener: meta.listener }, 'protocol violation') })
     const client = this.#aedes.handle(stream, request)
-    return this.clients.attach(client, meta)
+    const info = this.clients.attach(client, meta)
+    this.#connections.set(info, client)
+    this.#handled.add(client)
+    return info
+  }
+
+  /** See `BrokerApi.deliverTo`. */
+  deliverTo (info: ClientInfo, packet: OutboundPublish): boolean {
+    const client = this.#connections.get(info) as DeliveringClient | undefined
+    if (client === undefined || client.closed) return false
+    const live = { ...packet, messageId: undefined, dup: false } as unknown as AedesPublishPacket
+    const brokerId = live.brokerId
+    // aedes drops a delivery whose brokerCounter is not above the highest the client got from that
+    // broker (`dedupe` in lib/client.js); a message that waited is older by design. The check runs
+    // synchronously inside deliverQoS, so lift the mark for this call and put it back after.
+    const marks = client.duplicates
+    const mark = typeof brokerId === 'string' ? marks[brokerId] : undefined
+    if (typeof brokerId === 'string') delete marks[brokerId]
+    try {
+      client.deliverQoS(live, noop)
+    } finally {
+      if (typeof brokerId === 'string') {
+        if (mark === undefined) delete marks[brokerId]
+        else marks[brokerId] = mark
+      }
+    }
+    return true
+  }
+
+  /** See `BrokerApi.clientOf`. */
+  clientOf (storeClient: object): ClientInfo | undefined {
+    return this.#handled.has(storeClient) ? this.clients.of(storeClient as Client) : undefined
   }
 
   /** Publish as the broker: no client, so no authorizePublish. */

@@ -27,6 +27,11 @@ export interface BrokerEventMap {
   clientError: [client: ClientInfo | undefined, error: Error]
   /** A publish was routed (after store and emitter). `client` is undefined for broker publishes. */
   publish: [message: Message, client: ClientInfo | undefined]
+  /**
+   * A PUBLISH passed `authorizeForward` and aedes writes it to `client` now (re-sends of stored
+   * messages included). Per delivery: listeners must only bump a number.
+   */
+  deliver: [message: Message, client: ClientInfo]
   /** A QoS 1/2 delivery to `client` was acknowledged. */
   ack: [message: Message | undefined, client: ClientInfo]
   subscribe: [subscriptions: ReadonlyArray<{ topic: string, qos: QoS | 128 }>, client: ClientInfo]

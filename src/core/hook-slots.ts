@@ -2,8 +2,12 @@ import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, S
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config/schema.js'
 import type { ClientDirectory } from './client-info.js'
+import type { BrokerEvents } from './events.js'
 import type { AuthVerdict, ConnackRefusal, ConnectInfo, HookRegistry, InboundPublish, OutboundPublish, SubscriptionRequest, Verdict } from './hooks.js'
 import type { ClientInfo, Message, QoS } from './message.js'
+import { connectViolation } from './spec-connect.js'
+import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedelivery } from './spec-forward.js'
+import { isSessionMarker, markSession } from './spec-session.js'
 import { filterError, topicMatches } from './topic.js'
 
 interface SlotContext {
@@ -11,10 +15,11 @@ interface SlotContext {
   hooks: HookRegistry
   clients: ClientDirectory
   log: Logger
+  events: BrokerEvents
 }
 
-/** aedes keeps a client's subscriptions here (filter → granted QoS); not in its public types. */
-type ClientSubscriptions = Record<string, { qos: number } | undefined>
+/** The aedes-persistence calls hook-slots makes itself (session marker). */
+type Store = Parameters<typeof markSession>[0]
 
 type AuthError = Error & { returnCode: number }
 
@@ -29,13 +34,25 @@ function authError (returnCode: number, message: string): AuthError {
  * default behaviour (including its ban on client publishes to `$SYS`).
  */
 export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
-  const { config, hooks, clients, log } = ctx
-  const connects = new WeakMap<Client, ConnectInfo>()
+  const { config, hooks, clients, log, events } = ctx
+  /** CONNECTs the spec says to refuse with CONNACK 0x02: aedes sends that code only from `authenticate`. */
+  const refusals = new WeakMap<Client, string>()
+  const forward = new ForwardRules()
   const denySubscribe = config.mqtt.denySubscribe
   const maxQos = config.mqtt.maxQos
   const maxClientIdLength = config.limits.maxClientIdLength
+  const keepaliveLimit = config.limits.keepaliveLimit
 
   aedes.preConnect = (client: Client, packet: ConnectPacket, callback: (error: Error | null, success: boolean) => void) => {
+    const violation = connectViolation(packet, maxClientIdLength)
+    // A malformed CONNECT: close without CONNACK [MQTT-3.1.4-1]. A refused one is answered in `authenticate`.
+    if (violation?.action === 'close') return callback(new Error(`malformed CONNECT: ${violation.reason}`), false)
+    if (violation?.action === 'refuse') refusals.set(client, violation.reason)
+    // aedes answers a keepalive over `keepaliveLimit` with CONNACK 6, a code 3.1.1 does not have:
+    // with no fitting code the server closes without CONNACK [MQTT-3.2.2-6].
+    if (keepaliveLimit > 0 && (packet.keepalive === 0 || (packet.keepalive ?? 0) > keepaliveLimit)) {
+      return callback(new Error(`keepalive ${packet.keepalive ?? 0} outside 1-${keepaliveLimit}`), false)
+    }
     const connect: ConnectInfo = {
       clientId: packet.clientId ?? '',
       clean: packet.clean !== false,
@@ -43,7 +60,6 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
       protocolVersion: packet.protocolVersion ?? 4,
       username: packet.username,
     }
-    connects.set(client, connect)
     clients.setUsername(client, packet.username)
     const chain = hooks.chain('preConnect')
     if (chain.length === 0) return callback(null, true)
@@ -53,14 +69,9 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   }
 
   aedes.authenticate = (client, username, password, callback) => {
-    const connect = connects.get(client)
-    // [MQTT-3.1.3-8] an empty client id needs clean session 1, else CONNACK 0x02.
-    if (connect !== undefined && connect.clientId === '' && !connect.clean) {
-      return callback(authError(2, 'empty client id requires clean session'), null)
-    }
-    if (connect !== undefined && connect.clientId.length > maxClientIdLength) {
-      return callback(authError(2, `client id longer than ${maxClientIdLength}`), null)
-    }
+    // [MQTT-3.1.3-8] / [MQTT-3.1.3-9] identifier rejected: CONNACK 0x02, then close.
+    const refusal = refusals.get(client)
+    if (refusal !== undefined) return callback(authError(2, refusal), null)
     const chain = hooks.chain('authenticate')
     if (chain.length === 0) return callback(null, true)
     const info = clients.of(client)
@@ -70,6 +81,8 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   }
 
   aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    // [MQTT-4.7.3-2] no NUL in a topic name (aedes checks only wildcards); an error closes the connection.
+    if (client !== null && packet.topic.includes('\u0000')) return callback(new Error('NUL character in topic name'))
     const chain = hooks.chain('authorizePublish')
     if (chain.length === 0) return callback(defaultPublishVerdict(client, packet.topic))
     const info = client === null ? undefined : clients.of(client)
@@ -82,7 +95,10 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   }
 
   aedes.authorizeSubscribe = (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
-    // aedes's own filter check misses e.g. `a#` and `+a`; a malformed filter is a protocol error.
+    // A restored session's marker (spec-session.ts): it makes Session Present true, and is never routed.
+    if (isSessionMarker(sub.topic)) return callback(null, null)
+    // aedes's own filter check misses e.g. `a#` and `+a`; a malformed filter is a protocol error
+    // and closes the connection [MQTT-4.7.1-2], [MQTT-4.7.1-3], [MQTT-4.8.0-1].
     const invalid = filterError(sub.topic)
     if (invalid !== undefined) return callback(new Error(`invalid topic filter "${sub.topic}": ${invalid}`))
     if (denySubscribe.length > 0 && denySubscribe.some((deny) => topicMatches(deny, sub.topic))) return callback(null, null)
@@ -105,8 +121,10 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     }, (err: Error) => { log.error({ err }, 'authorizeSubscribe hook failed'); callback(null, null) })
   }
 
-  aedes.authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
-    let out = downgradeToGrantedQos(client, packet)
+  const decideForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+    // QoS, DUP and `$` rules aedes misses (spec-forward.ts).
+    let out = forward.apply(client as unknown as ForwardClient, packet as unknown as ForwardPacket) as unknown as AedesPublishPacket | null
+    if (out === null) return null
     const chain = hooks.chain('authorizeForward')
     if (chain.length === 0) return out
     const info = clients.of(client)
@@ -115,8 +133,34 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
       if (answer === null) return null
       if (answer !== undefined) out = answer as unknown as AedesPublishPacket
     }
+    // Re-sending a stored message, aedes writes the packet it passed in, not our answer: carry a hook's changes over.
+    if (out !== packet && isStoredRedelivery(packet as unknown as ForwardPacket)) {
+      const { topic, payload, qos, retain, dup, properties } = out as AedesPublishPacket & { properties?: unknown }
+      Object.assign(packet, { topic, payload, qos, retain, dup }, properties !== undefined ? { properties } : {})
+      return packet
+    }
     return out
   }
+
+  // One `deliver` event per PUBLISH aedes is about to write (first sends and re-sends): the only
+  // per-delivery signal aedes has, so $SYS "messages sent" counts here, after every hook decided.
+  aedes.authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+    const out = decideForward(client, packet)
+    if (out !== null) events.emit('deliver', out as unknown as Message, clients.of(client))
+    return out
+  }
+
+  const store = (): Store => (aedes as unknown as { persistence: Store }).persistence
+  aedes.on('clientReady', (client: Client) => {
+    if (client.clean) {
+      forward.sessionEnded(client.id)
+      return
+    }
+    markSession(store(), client.id).catch((err: unknown) => { log.warn({ err, clientId: client.id }, 'could not mark the session') })
+  })
+  aedes.on('ack', (packet, client: Client) => {
+    forward.acknowledged(client.id, packet as unknown as ForwardPacket | undefined)
+  })
 
   if (hooks.chain('published').length > 0) {
     aedes.published = (packet: AedesPublishPacket, client: Client | null, callback: (error?: Error | null) => void) => {
@@ -131,26 +175,6 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
 /** aedes's default: clients may not publish to `$SYS`; the broker itself may. */
 function defaultPublishVerdict (client: Client | null, topic: string): Error | null {
   return client !== null && topic.startsWith('$SYS') ? new Error('$SYS topics are reserved') : null
-}
-
-/**
- * aedes downgrades to the granted QoS only when the subscription filter equals
- * the topic, so a wildcard QoS 1 subscriber receives QoS 2 messages at QoS 2.
- * [MQTT-3.8.4-6] the delivered QoS is the minimum of published and granted;
- * with overlapping subscriptions the maximum grant applies [MQTT-3.3.5-1].
- */
-function downgradeToGrantedQos (client: Client, packet: AedesPublishPacket): AedesPublishPacket {
-  if (packet.qos === 0) return packet
-  const subs = (client as unknown as { subscriptions: ClientSubscriptions }).subscriptions
-  if (subs[packet.topic] !== undefined) return packet
-  let granted = -1
-  for (const filter in subs) {
-    const qos = subs[filter]?.qos ?? 0
-    if (qos > granted && topicMatches(filter, packet.topic)) granted = qos
-    if (granted >= packet.qos) return packet
-  }
-  if (granted < 0 || granted >= packet.qos) return packet
-  return { ...packet, qos: granted as QoS } as AedesPublishPacket
 }
 
 /** Walk a chain until a hook decides; `defer` from all returns `defer`. */

@@ -41,7 +41,10 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     // Errors on the stream surface through aedes as client errors; keep the process safe meanwhile.
     stream.on('error', () => {})
     const meta = { listener: name, remoteAddress: req.socket.remoteAddress, certificateCN: verifiedCertificateCN(req.socket) }
-    onConnection(policy.wrap(stream), meta, req)
+    const conn = policy.wrap(stream)
+    // [MQTT-6.0.0-1] MQTT travels in binary frames only: close on a text frame, before aedes reads from it.
+    ws.on('message', (_data, isBinary) => { if (!isBinary) { conn.destroy(); ws.terminate() } })
+    onConnection(conn, meta, req)
   })
   const bound = await bind(server, config.host, config.port, name)
   return {

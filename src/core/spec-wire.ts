@@ -1,0 +1,223 @@
+/**
+ * MQTT 3.1.1 rules that can only be checked on the bytes, before mqtt-packet
+ * decodes them for aedes:
+ *
+ * - [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01. mqtt-packet
+ *   refuses levels other than 3, 4 and 5 with a parse error, so aedes closes
+ *   the connection without a CONNACK.
+ * - [MQTT-1.5.3-1] ill-formed UTF-8 (including encoded surrogates) in a topic,
+ *   filter, client id, will topic or user name closes the connection.
+ *   mqtt-packet decodes strings leniently (bad bytes become U+FFFD), so after
+ *   parsing the damage can no longer be seen.
+ * - [MQTT-2.3.1-1] PUBLISH (QoS > 0), SUBSCRIBE and UNSUBSCRIBE need a non-zero
+ *   packet identifier; [MQTT-3.10.3-2] UNSUBSCRIBE needs a topic filter.
+ * - [MQTT-3.8.4-5] / [MQTT-3.9.3-1] the SUBACK shows the QoS actually granted.
+ *   aedes copies the *requested* QoS into the SUBACK before any hook runs, so a
+ *   `mqtt.maxQos` below 2 is applied here, by lowering the requested QoS.
+ *
+ * The guard sits on the connection's read side: aedes reads with
+ * `stream.read()` on 'readable', and the guard hands it whole packets, holding
+ * back a partial one until the rest arrives, except that a PUBLISH streams its
+ * payload on once its topic and packet id are checked. Writes are untouched.
+ */
+import { isUtf8 } from 'node:buffer'
+import type { Duplex } from 'node:stream'
+
+export interface WireGuardOptions {
+  /** Highest QoS granted on SUBSCRIBE (`mqtt.maxQos`). */
+  maxQos: 0 | 1 | 2
+  /** Told why a connection was closed (for logging). */
+  onViolation?: (reason: string) => void
+}
+
+type Verdict = undefined | { close: string, connack?: Buffer }
+
+const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01])
+const CONNECT = 1
+const PUBLISH = 3
+const SUBSCRIBE = 8
+const UNSUBSCRIBE = 10
+
+/** Install the guard on a connection before handing it to aedes. */
+export function guardWire (stream: Duplex, options: WireGuardOptions): void {
+  const guard = new WireGuard(options.maxQos)
+  const read = stream.read.bind(stream)
+  let stopped = false
+  stream.read = function guardedRead (size?: number) {
+    const chunk: unknown = read(size)
+    if (!Buffer.isBuffer(chunk)) return chunk
+    if (stopped) return null // closing: nothing after the offending packet reaches aedes
+    const { pass, verdict } = guard.take(chunk)
+    if (verdict !== undefined) {
+      stopped = true
+      options.onViolation?.(verdict.close)
+      // Let aedes act on the packets before the bad one, then close [MQTT-4.8.0-1].
+      const end = (): void => { stream.destroy() }
+      if (verdict.connack !== undefined) stream.write(verdict.connack, () => setImmediate(end))
+      else setImmediate(end)
+    }
+    return pass
+  }
+}
+
+/** Splits the byte stream into packets and checks each one. */
+class WireGuard {
+  readonly #maxQos: number
+  #pending: Buffer[] = []
+  #pendingLength = 0
+  /** Bytes needed before the packet at the head of `#pending` is complete; 0 = unknown. */
+  #needed = 0
+  #first = true
+  /** Bytes of a PUBLISH already checked (topic and packet id) still to pass through unbuffered. */
+  #skip = 0
+
+  constructor (maxQos: number) {
+    this.#maxQos = maxQos
+  }
+
+  /** Complete packets to pass on (or null), and a verdict if one of them breaks a rule. */
+  take (chunk: Buffer): { pass: Buffer | null, verdict: Verdict } {
+    // [MQTT-3.1.0-1] the first packet must be CONNECT: judge it on its first byte,
+    // without waiting for the length it claims (e.g. `GET / HTTP/1.1`).
+    if (this.#first && this.#pendingLength === 0 && chunk.length > 0 && chunk[0]! >> 4 !== CONNECT) {
+      this.#first = false
+      return { pass: null, verdict: { close: 'first packet is not CONNECT [MQTT-3.1.0-1]' } }
+    }
+    if (this.#skip > 0 && chunk.length <= this.#skip) {
+      // The body of a large PUBLISH whose header was checked: no copy, no parse.
+      this.#skip -= chunk.length
+      return { pass: chunk, verdict: undefined }
+    }
+    this.#pending.push(chunk)
+    this.#pendingLength += chunk.length
+    if (this.#needed > 0 && this.#pendingLength < this.#needed) return { pass: null, verdict: undefined }
+    const buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingLength)
+    let offset = this.#skip // #pending is empty while skipping, so buf is this chunk
+    this.#skip = 0
+    let verdict: Verdict
+    this.#needed = 0
+    while (offset < buf.length) {
+      const header = remainingLength(buf, offset + 1)
+      if (header === undefined) break // length bytes not all here yet
+      if (header === null) { offset = buf.length; break } // malformed length: mqtt-packet reports it
+      const start = offset + 1 + header.bytes
+      const end = start + header.value
+      if (end > buf.length && (buf[offset]! >> 4) === PUBLISH && !this.#first) {
+        // Check a PUBLISH once its topic and packet id are here; stream the payload on.
+        const qos = (buf[offset]! >> 1) & 3
+        const topicEnd = start + 2 <= buf.length ? start + 2 + buf.readUInt16BE(start) : Infinity
+        const prefix = topicEnd + (qos > 0 ? 2 : 0)
+        if (prefix <= buf.length && prefix <= end) {
+          verdict = checkPublish(buf, qos, start, buf.length)
+          if (verdict !== undefined) break
+          this.#skip = end - buf.length
+          offset = buf.length
+          break
+        }
+      }
+      if (end > buf.length) {
+        this.#needed = end - offset
+        break
+      }
+      verdict = this.#check(buf, offset, start, end)
+      if (verdict !== undefined) break
+      offset = end
+    }
+    const rest = buf.subarray(offset)
+    this.#pending = rest.length > 0 && verdict === undefined ? [rest] : []
+    this.#pendingLength = this.#pending.length > 0 ? rest.length : 0
+    return { pass: offset > 0 ? buf.subarray(0, offset) : null, verdict }
+  }
+
+  #check (buf: Buffer, at: number, start: number, end: number): Verdict {
+    const type = buf[at]! >> 4
+    const first = this.#first
+    this.#first = false
+    if (type === CONNECT && first) return checkConnect(buf, start, end)
+    if (type === PUBLISH) return checkPublish(buf, (buf[at]! >> 1) & 3, start, end)
+    if (type === SUBSCRIBE || type === UNSUBSCRIBE) return this.#checkSubscribe(buf, type, start, end)
+    return undefined
+  }
+
+  #checkSubscribe (buf: Buffer, type: number, start: number, end: number): Verdict {
+    if (end - start < 2) return undefined // malformed: mqtt-packet closes the connection
+    if (buf.readUInt16BE(start) === 0) return { close: 'packet identifier 0 [MQTT-2.3.1-1]' }
+    // [MQTT-3.8.3-3] / [MQTT-3.10.3-2] at least one topic filter (mqtt-packet accepts an empty UNSUBSCRIBE).
+    if (end - start < 4) return { close: 'SUBSCRIBE / UNSUBSCRIBE without a topic filter' }
+    let pos = start + 2
+    while (pos + 2 <= end) {
+      const len = buf.readUInt16BE(pos)
+      const filterEnd = pos + 2 + len
+      if (filterEnd > end) return undefined
+      if (!isUtf8(buf.subarray(pos + 2, filterEnd))) return { close: 'ill-formed UTF-8 in topic filter [MQTT-1.5.3-1]' }
+      pos = filterEnd
+      if (type === SUBSCRIBE) {
+        if (pos >= end) return undefined
+        const requested = buf[pos]!
+        // Reserved bits and QoS 3 are mqtt-packet's to refuse [MQTT-3.8.3-4]; only lower a valid request.
+        if (requested <= 2 && requested > this.#maxQos) buf[pos] = this.#maxQos
+        pos += 1
+      }
+    }
+    return undefined
+  }
+}
+
+function checkPublish (buf: Buffer, qos: number, start: number, end: number): Verdict {
+  if (end - start < 2) return undefined
+  const topicEnd = start + 2 + buf.readUInt16BE(start)
+  if (topicEnd > end) return undefined
+  if (!isUtf8(buf.subarray(start + 2, topicEnd))) return { close: 'ill-formed UTF-8 in topic name [MQTT-1.5.3-1]' }
+  if (qos > 0 && topicEnd + 2 <= end && buf.readUInt16BE(topicEnd) === 0) return { close: 'packet identifier 0 [MQTT-2.3.1-1]' }
+  return undefined
+}
+
+/** Protocol level and the UTF-8 strings of a CONNECT (client id, will topic, user name). */
+function checkConnect (buf: Buffer, start: number, end: number): Verdict {
+  const name = readString(buf, start, end)
+  if (name === undefined) return undefined
+  const protocol = buf.toString('latin1', name.from, name.to)
+  if (protocol !== 'MQTT' && protocol !== 'MQIsdp') return undefined // [MQTT-3.1.2-1]: mqtt-packet closes
+  if (name.to + 4 > end) return undefined
+  const level = buf[name.to]! & 0x7f // the top bit marks a bridge
+  const supported = protocol === 'MQTT' ? level === 4 || level === 5 : level === 3
+  // Level 5 goes on: aedes answers it with 0x01 itself.
+  if (!supported) return { close: `unsupported protocol ${protocol} level ${level} [MQTT-3.1.2-2]`, connack: CONNACK_UNACCEPTABLE_PROTOCOL }
+  if (level === 5) return undefined
+  const flags = buf[name.to + 1]!
+  const fields: Array<[boolean, string, boolean]> = [
+    [true, 'client id', true],
+    [(flags & 0x04) !== 0, 'will topic', true],
+    [(flags & 0x04) !== 0, 'will message', false],
+    [(flags & 0x80) !== 0, 'user name', true],
+  ]
+  let pos = name.to + 4
+  for (const [present, what, text] of fields) {
+    if (!present) continue
+    const field = readString(buf, pos, end)
+    if (field === undefined) return undefined
+    if (text && !isUtf8(buf.subarray(field.from, field.to))) return { close: `ill-formed UTF-8 in ${what} [MQTT-1.5.3-1]` }
+    pos = field.to
+  }
+  return undefined
+}
+
+function readString (buf: Buffer, pos: number, end: number): { from: number, to: number } | undefined {
+  if (pos + 2 > end) return undefined
+  const to = pos + 2 + buf.readUInt16BE(pos)
+  return to > end ? undefined : { from: pos + 2, to }
+}
+
+/** The Remaining Length at `pos`: undefined if incomplete, null if malformed (more than 4 bytes). */
+function remainingLength (buf: Buffer, pos: number): { value: number, bytes: number } | undefined | null {
+  let value = 0
+  let mul = 1
+  for (let i = 0; i < 4; i++) {
+    if (pos + i >= buf.length) return undefined
+    const byte = buf[pos + i]!
+    value += (byte & 0x7f) * mul
+    if ((byte & 0x80) === 0) return { value, bytes: i + 1 }
+    mul *= 128
+  }
+  return null
+}

@@ -1,0 +1,107 @@
+/**
+ * MQTT 3.1.1 §6 Using WebSocket as a network transport.
+ */
+import mqttPacket, { type Packet } from 'mqtt-packet'
+import { expect, onTestFinished, test } from 'vitest'
+import WebSocket from 'ws'
+import { startBroker } from '../helpers/broker.js'
+import { connectClient, nextMessage } from '../helpers/clients.js'
+import { generate, uniqueId } from './support.js'
+
+interface WsPeer {
+  ws: WebSocket
+  packets: Packet[]
+  /** Resolves with the first packet of this command. */
+  next: (cmd: Packet['cmd']) => Promise<Packet>
+  binaryOnly: () => boolean
+  closed: Promise<void>
+}
+
+/** A WebSocket speaking raw MQTT bytes, with the subprotocols it offers. */
+async function openWs (url: string, protocols: string | string[] = 'mqtt'): Promise<WsPeer> {
+  const ws = new WebSocket(url, protocols)
+  onTestFinished(() => { ws.terminate() })
+  const packets: Packet[] = []
+  const waiters: Array<{ cmd: string, resolve: (p: Packet) => void }> = []
+  let allBinary = true
+  const parser = mqttPacket.parser({ protocolVersion: 4 })
+  parser.on('packet', (p: Packet) => {
+    const i = waiters.findIndex((w) => w.cmd === p.cmd)
+    if (i >= 0) waiters.splice(i, 1)[0]!.resolve(p)
+    else packets.push(p)
+  })
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) allBinary = false
+    parser.parse(data)
+  })
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+  return {
+    ws,
+    packets,
+    closed,
+    binaryOnly: () => allBinary,
+    next: (cmd) => {
+      const i = packets.findIndex((p) => p.cmd === cmd)
+      if (i >= 0) return Promise.resolve(packets.splice(i, 1)[0]!)
+      return new Promise((resolve) => waiters.push({ cmd, resolve }))
+    },
+  }
+}
+
+const connect = (): Buffer => generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: uniqueId('ws'), keepalive: 60 })
+
+test('[MQTT-6.0.0-4] the server selects the `mqtt` WebSocket subprotocol', async () => {
+  const broker = await startBroker()
+  const peer = await openWs(broker.wsUrl, ['mqtt'])
+  expect(peer.ws.protocol).toBe('mqtt')
+})
+
+test('[MQTT-6.0.0-3] MQTT.js over WebSocket (`mqtt` subprotocol) exchanges messages with a TCP client', async () => {
+  const broker = await startBroker()
+  const ws = await connectClient(broker.wsUrl, { protocolVersion: 4 })
+  await ws.subscribeAsync('ws/#', { qos: 1 })
+  const got = nextMessage(ws)
+  const tcp = await connectClient(broker.mqttUrl)
+  await tcp.publishAsync('ws/a', 'over tcp', { qos: 1 })
+  expect((await got).payload.toString()).toBe('over tcp')
+})
+
+test('[MQTT-6.0.0-1] the server sends MQTT packets in binary frames', async () => {
+  const broker = await startBroker()
+  const peer = await openWs(broker.wsUrl)
+  peer.ws.send(connect())
+  await peer.next('connack')
+  peer.ws.send(generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'bin/#', qos: 0 }] }))
+  await peer.next('suback')
+  peer.ws.send(generate({ cmd: 'publish', topic: 'bin/a', payload: 'x', qos: 0 }))
+  await peer.next('publish')
+  expect(peer.binaryOnly()).toBe(true)
+})
+
+test('[MQTT-6.0.0-1] a text frame closes the connection and is not processed', async () => {
+  const broker = await startBroker()
+  const peer = await openWs(broker.wsUrl)
+  peer.ws.send(connect().toString('latin1'), { binary: false })
+  await peer.closed
+  expect(peer.packets).toEqual([])
+})
+
+test('[MQTT-6.0.0-2] packets need not align with frames: one split over frames, several in one frame', async () => {
+  const broker = await startBroker()
+  const peer = await openWs(broker.wsUrl)
+  const bytes = connect()
+  peer.ws.send(bytes.subarray(0, 5))
+  peer.ws.send(bytes.subarray(5))
+  await peer.next('connack')
+  peer.ws.send(Buffer.concat([
+    generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'frames/#', qos: 1 }] }),
+    generate({ cmd: 'pingreq' }),
+    generate({ cmd: 'publish', topic: 'frames/a', payload: 'x', qos: 1, messageId: 3 }).subarray(0, 4),
+  ]))
+  await peer.next('suback')
+  await peer.next('pingresp')
+  peer.ws.send(generate({ cmd: 'publish', topic: 'frames/a', payload: 'x', qos: 1, messageId: 3 }).subarray(4))
+  expect((await peer.next('puback') as { messageId: number }).messageId).toBe(3)
+  expect((await peer.next('publish') as { topic: string }).topic).toBe('frames/a')
+})
