@@ -1,0 +1,67 @@
+import { describe, expect, test } from 'vitest'
+import { connectClient } from '../helpers/clients.js'
+import { countEvents, scrape, startSysBroker } from './helpers.js'
+
+// Counted from events, read through /metrics (no $SYS ticks needed: interval 0).
+describe('broker counters fed by events', () => {
+  test('persistent sessions: disconnected, total, maximum and their subscriptions', async () => {
+    const broker = await startSysBroker({ interval: 0 })
+    const figures = async (): Promise<Record<string, number | undefined>> => {
+      const m = await scrape(broker.metricsUrl)
+      return {
+        connected: m.value('midge_clients_connected'),
+        disconnected: m.value('midge_clients_disconnected'),
+        total: m.value('midge_clients_registered'),
+        maximum: m.value('midge_clients_maximum'),
+        subscriptions: m.value('midge_subscriptions'),
+      }
+    }
+    const durable = await connectClient(broker.mqttUrl, { clientId: 'durable', clean: false })
+    await durable.subscribeAsync(['a/#', 'b/+'], { qos: 1 })
+    await durable.subscribeAsync('a/#', { qos: 0 }) // replaces, does not add
+    const passer = await connectClient(broker.mqttUrl, { clientId: 'passer' })
+    await passer.subscribeAsync('c')
+    expect(await figures()).toEqual({ connected: 2, disconnected: 0, total: 2, maximum: 2, subscriptions: 3 })
+
+    const gone = countEvents(broker, 'clientDisconnect', 2)
+    await Promise.all([durable.endAsync(), passer.endAsync()])
+    await gone
+    // The durable session keeps its 2 subscriptions; the clean one's are gone.
+    expect(await figures()).toEqual({ connected: 0, disconnected: 1, total: 1, maximum: 2, subscriptions: 2 })
+
+    const back = await connectClient(broker.mqttUrl, { clientId: 'durable', clean: false })
+    expect(await figures()).toEqual({ connected: 1, disconnected: 0, total: 1, maximum: 2, subscriptions: 2 })
+    const left = countEvents(broker, 'clientDisconnect', 1)
+    await back.endAsync()
+    await left
+    // A clean session with the same id discards the stored one.
+    await connectClient(broker.mqttUrl, { clientId: 'durable', clean: true })
+    expect(await figures()).toEqual({ connected: 1, disconnected: 0, total: 1, maximum: 2, subscriptions: 0 })
+  })
+
+  test('a client id taken over counts once', async () => {
+    const broker = await startSysBroker({ interval: 0 })
+    const first = await connectClient(broker.mqttUrl, { clientId: 'same' })
+    const closed = new Promise<void>((resolve) => first.once('close', () => resolve()))
+    await connectClient(broker.mqttUrl, { clientId: 'same' })
+    await closed
+    const m = await scrape(broker.metricsUrl)
+    expect(m.value('midge_clients_connected')).toBe(1)
+    expect(broker.stats().connectedClients).toBe(1)
+  })
+
+  test('retained messages: count and bytes follow sets, replacements and clears', async () => {
+    const broker = await startSysBroker({ interval: 0 })
+    const client = await connectClient(broker.mqttUrl)
+    await client.publishAsync('r/1', '12345', { qos: 1, retain: true })
+    await client.publishAsync('r/2', '123', { qos: 1, retain: true })
+    await client.publishAsync('r/2', '1234567', { qos: 1, retain: true })
+    await client.publishAsync('r/1', '', { qos: 1, retain: true })
+    await client.publishAsync('not/retained', 'xxxxxxxx', { qos: 1 })
+    const m = await scrape(broker.metricsUrl)
+    expect(m.value('midge_retained_messages')).toBe(1)
+    expect(m.value('midge_store_messages')).toBe(1)
+    expect(m.value('midge_store_message_bytes')).toBe(7)
+    expect(m.value('midge_publish_messages_received_total')).toBe(5)
+  })
+})
