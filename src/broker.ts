@@ -95,6 +95,8 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       metrics,
       publish: (message) => running().publish(message),
       subscribe: (filter, handler) => running().subscribe(filter, handler),
+      deliverTo: (client, packet) => running().deliverTo(client, packet),
+      clientOf: (storeClient) => adapter?.clientOf(storeClient),
       stats,
       addHttpRoute: (path, route) => routes.add(path, route),
       usePersistence: (factory) => { onlyDuringRegister('usePersistence'); persistenceFactory = factory },

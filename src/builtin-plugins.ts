@@ -1,5 +1,6 @@
 import type { BrokerConfig } from './config/schema.js'
 import persistentSessions from '../plugins/persistent-sessions/index.js'
+import priorityDelivery from '../plugins/priority-delivery/index.js'
 import type { Plugin } from './core/plugin-api.js'
 import type { PluginEntry } from './core/plugin-host.js'
 import { securityPlugin } from './security/plugin.js'
@@ -14,6 +15,7 @@ export function builtinPlugins (config: Readonly<BrokerConfig>): PluginEntry[] {
   return [
     { plugin: securityPlugin, options: config.security },
     { plugin: persistentSessions as Plugin<never>, options: config.sessions },
+    { plugin: priorityDelivery as Plugin<never>, options: undefined },
     { plugin: sysPlugin, options: undefined },
   ]
 }

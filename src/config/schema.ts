@@ -3,6 +3,7 @@ import { clusterSchema } from './sections/cluster.js'
 import { limitsSchema } from './sections/limits.js'
 import { DEFAULT_LISTENERS, listenerSchema } from './sections/listeners.js'
 import { mqttSchema } from './sections/mqtt.js'
+import { prioritySchema } from './sections/priority.js'
 import { securitySchema } from './sections/security.js'
 import { sessionsSchema } from './sections/sessions.js'
 import { sysSchema } from './sections/sys.js'
@@ -26,6 +27,7 @@ export const configSchema = z.strictObject({
   limits: limitsSchema,
   mqtt: mqttSchema,
   sessions: sessionsSchema,
+  priority: prioritySchema,
   sys: sysSchema,
   security: securitySchema,
   cluster: clusterSchema,

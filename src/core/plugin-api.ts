@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config/schema.js'
-import type { Hooks } from './hooks.js'
+import type { Hooks, OutboundPublish } from './hooks.js'
 import type { BrokerEvents } from './events.js'
-import type { Message } from './message.js'
+import type { ClientInfo, Message } from './message.js'
 import type { MetricsRegistry } from '../sys/metrics.js'
 import type { HttpRoute } from '../listeners/http.js'
 import type { TransportStats } from '../listeners/connection-gate.js'
@@ -51,6 +51,24 @@ export interface BrokerApi {
    * message; resolve to release the emitter slot. Returns the unsubscribe call.
    */
   subscribe(filter: string, handler: (message: Message) => void | Promise<void>): Promise<() => Promise<void>>
+  /**
+   * Deliver a message that waited (behind an inflight window, in a queue) to
+   * one connection now, the way aedes delivers a live message to a subscriber:
+   * the `authorizeForward` chain runs for it before this returns, then the QoS
+   * flow — a fresh packet id, DUP 0, the session store's `outgoingUpdate` for
+   * a persistent session, the write. `packet` is one an `authorizeForward`
+   * hook saw: it keeps its identity (`brokerId`, `brokerCounter`), so the
+   * store finds its queue entry, and aedes's per-client duplicate check (which
+   * refuses anything older than what the client already got) is skipped for
+   * it. Returns false if that connection is gone. Only after start.
+   */
+  deliverTo(client: ClientInfo, packet: OutboundPublish): boolean
+  /**
+   * The connection behind a client object that aedes passed to a store call
+   * (`outgoingStream`, `outgoingClearMessageId`, …), for persistence
+   * decorators; undefined for anything else (e.g. a bare `{ id }`).
+   */
+  clientOf(storeClient: object): ClientInfo | undefined
   /** Live figures the core keeps (connections, bytes). Cheap: computed on call. */
   stats(): BrokerStats
   /** Serve `path` on every `http` listener (e.g. `/metrics`). */

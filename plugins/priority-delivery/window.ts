@@ -1,0 +1,314 @@
+import type { Logger } from 'pino'
+import type { OutboundPublish } from '../../src/core/hooks.js'
+import type { ClientInfo, MessageMeta } from '../../src/core/message.js'
+import { identityOf, type WindowPacket } from './packet.js'
+import { PriorityQueue, type HandOverMode, type Queued } from './priority-queue.js'
+
+/** What the windows need from the plugin around them. */
+export interface WindowOptions {
+  /** Unacknowledged QoS 1/2 deliveries per connection. */
+  maxInflight: number
+  /** Most messages waiting in memory per clean-session connection; overflow goes to `onOverflow`. */
+  maxQueued: number
+  mode: HandOverMode
+  /** A message's priority (0–9). */
+  priorityOf(packet: WindowPacket): number
+  /** The core seam `BrokerApi.deliverTo`: false if the connection is gone. */
+  deliver(client: ClientInfo, packet: OutboundPublish): boolean
+  /** A waiting message was dropped to respect `maxQueued` (report it as a `drop`). */
+  onOverflow(client: ClientInfo, packet: WindowPacket): void
+  log: Logger
+}
+
+/** A message waiting for room in the window. */
+interface Held {
+  readonly packet: WindowPacket
+  /** Store identity, when it has one. */
+  readonly key: string | undefined
+  /** It is a persistent session's queue entry: it stays in the store until acknowledged. */
+  readonly stored: boolean
+}
+
+/** One connection's window. */
+class Connection {
+  /** Delivered QoS 1/2 messages not acknowledged yet (PUBACK / PUBCOMP). */
+  inflight = 0
+  /** Re-sends of the reconnect (sent before the disconnect) that have not reached the window yet. */
+  resendPending = 0
+  /** Persistent sessions: false until the reconnect's backlog is read and re-sends are written (`clientReady`). */
+  ready: boolean
+  closed = false
+  #pumping = false
+  readonly waiting: PriorityQueue<Held>
+  /** Persistent sessions: waiting store entries by identity (a live copy of one is a duplicate). */
+  readonly byKey = new Map<string, Queued<Held>>()
+  /** Persistent sessions: waiting store entries by their `properties` object, which is what a store drop reports. */
+  readonly byMeta = new Map<object, Queued<Held>>()
+  /** One-shot marks: aedes is about to tell the store to forget these; they were held, not refused. */
+  readonly keep = new Map<string, number>()
+  keepUnkeyed = 0
+  /** `properties` of messages the store dropped (queue full) while this connection was up. */
+  readonly dropped = new WeakSet<object>()
+
+  constructor (readonly client: ClientInfo, mode: HandOverMode) {
+    this.ready = client.clean
+    this.waiting = new PriorityQueue(mode)
+  }
+
+  /** Run `fn` unless a hand-over is already running (it would loop back through the hook). */
+  exclusive (fn: () => void): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      fn()
+    } finally {
+      this.#pumping = false
+    }
+  }
+}
+
+/**
+ * Per-connection inflight windows. Counted: QoS 1 deliveries until PUBACK,
+ * QoS 2 until PUBCOMP (as Mosquitto's `max_inflight_messages`); QoS 0 is never
+ * counted nor held. A delivery that finds the window full, or messages already
+ * waiting, waits itself: in memory for a clean session, in the session store
+ * for a persistent one (aedes queued it there before emitting it; the store
+ * decorator keeps it when aedes would forget it). Each acknowledgement hands
+ * the next waiting message over (`PriorityQueue` order), through the core's
+ * `deliverTo`. In-flight messages are never pre-empted.
+ *
+ * A client that acknowledges packet ids it never got only widens its own
+ * window: the count never goes below zero.
+ */
+export class InflightWindows {
+  readonly #opts: WindowOptions
+  readonly #connections = new WeakMap<ClientInfo, Connection>()
+  /** Client id → its latest persistent connection, for store drops (which name a client id). */
+  readonly #persistent = new Map<string, Connection>()
+  /** `properties` objects of hand-overs in progress: the hook lets exactly these through, counted. */
+  readonly #releases = new WeakSet<object>()
+
+  constructor (options: WindowOptions) {
+    this.#opts = options
+  }
+
+  /** The `authorizeForward` hook: undefined = deliver (counted), null = wait. */
+  forward (client: ClientInfo, packet: WindowPacket): OutboundPublish | null | undefined {
+    if (packet.qos === 0) return undefined
+    const c = this.#connection(client)
+    const meta = packet.properties
+    // A hand-over of ours (see #pump): it takes its slot now.
+    if (meta !== undefined && this.#releases.delete(meta)) {
+      c.inflight++
+      return undefined
+    }
+    if (client.clean) {
+      if (c.waiting.size === 0 && c.inflight < this.#opts.maxInflight) {
+        c.inflight++
+        return undefined
+      }
+      this.#holdInMemory(c, packet)
+      return null
+    }
+    return this.#forwardStored(c, packet, meta)
+  }
+
+  /** A QoS 1/2 delivery to `client` was acknowledged: one slot frees, the next waiting message goes. */
+  acknowledged (client: ClientInfo): void {
+    const c = this.#connections.get(client)
+    if (c === undefined) return
+    if (c.inflight > 0) c.inflight--
+    this.#pump(c)
+  }
+
+  /** CONNACK sent and (persistent sessions) the backlog read and re-sent: hand over what waits. */
+  ready (client: ClientInfo): void {
+    const c = this.#connections.get(client)
+    if (c === undefined) return
+    c.ready = true
+    // aedes's reconnect stream has finished: every re-send reached the window or was refused.
+    c.resendPending = 0
+    this.#pump(c)
+  }
+
+  /** The connection ended. A persistent session's waiting messages stay in the store; a clean session's go with it. */
+  closed (client: ClientInfo): void {
+    const c = this.#connections.get(client)
+    if (c === undefined || c.closed) return
+    c.closed = true
+    if (client.clean && c.waiting.size > 0) {
+      this.#opts.log.debug({ clientId: client.id, waiting: c.waiting.size }, 'clean session ended with messages waiting for its window')
+    }
+    c.waiting.drain()
+    c.byKey.clear()
+    c.byMeta.clear()
+    if (this.#persistent.get(client.id) === c) this.#persistent.delete(client.id)
+  }
+
+  /**
+   * The session store dropped a queued message of `clientId` (queue full). If
+   * it was waiting here it must not be handed over; if it is still on its way
+   * to the window, it must not wait there.
+   */
+  storeDropped (clientId: string, meta: MessageMeta | undefined): void {
+    const c = this.#persistent.get(clientId)
+    if (c === undefined || meta === undefined) return
+    const queued = c.byMeta.get(meta)
+    if (queued === undefined) {
+      c.dropped.add(meta)
+      return
+    }
+    c.waiting.remove(queued)
+    c.byMeta.delete(meta)
+    if (queued.item.key !== undefined) c.byKey.delete(queued.item.key)
+  }
+
+  /**
+   * The store decorator asks, for a `publish` clear aedes makes after
+   * `authorizeForward` said no: true if the window held it (keep the entry).
+   */
+  keepsStored (client: ClientInfo, packet: WindowPacket): boolean {
+    const c = this.#connections.get(client)
+    if (c === undefined) return false
+    const key = identityOf(packet)
+    if (key !== undefined ? take(c.keep, key) : c.keepUnkeyed > 0 && c.keepUnkeyed-- > 0) return true
+    // A re-send of the reconnect refused by an earlier rule (e.g. an ACL): aedes drops it, its slot frees.
+    if (packet.messageId !== undefined && packet.messageId !== null && c.resendPending > 0) {
+      c.resendPending--
+      this.#pump(c)
+    }
+    return false
+  }
+
+  /**
+   * A persistent session's queue, read on reconnect (store order). Returns
+   * what aedes re-sends now: PUBRELs owed and messages sent before the
+   * disconnect but not acknowledged, in their order [MQTT-4.4.0-1]; they take
+   * window slots even past `maxInflight` (in flight already). Every other
+   * entry waits here, merged with live messages held meanwhile, and is handed
+   * over by priority from `clientReady` on.
+   */
+  adoptBacklog (client: ClientInfo, entries: readonly WindowPacket[]): WindowPacket[] {
+    const c = this.#connection(client)
+    const resend: WindowPacket[] = []
+    const queued: WindowPacket[] = []
+    const known = new Set<string>()
+    for (const entry of entries) {
+      const key = identityOf(entry)
+      if (key !== undefined) known.add(key)
+      if (entry.cmd !== undefined && entry.cmd !== 'publish') {
+        // A PUBREL owed: the QoS 2 exchange is in flight until PUBCOMP (it does not pass authorizeForward).
+        c.inflight++
+        resend.push(entry)
+      } else if (entry.messageId !== undefined && entry.messageId !== null) {
+        c.resendPending++
+        resend.push(entry)
+      } else {
+        queued.push(entry)
+      }
+    }
+    if (c.closed) return resend
+    // Store order is FIFO order: the backlog goes first, then live messages held meanwhile that it does not hold.
+    const live = c.waiting.drain()
+    c.byKey.clear()
+    c.byMeta.clear()
+    for (const packet of queued) this.#hold(c, { packet, key: identityOf(packet), stored: true })
+    for (const held of live) if (held.key === undefined || !known.has(held.key)) this.#hold(c, held)
+    return resend
+  }
+
+  /** Figures for one connection (tests, metrics). */
+  inspect (client: ClientInfo): { inflight: number, waiting: number } | undefined {
+    const c = this.#connections.get(client)
+    return c === undefined ? undefined : { inflight: c.inflight, waiting: c.waiting.size }
+  }
+
+  #forwardStored (c: Connection, packet: WindowPacket, meta: MessageMeta | undefined): null | undefined {
+    // Dropped by the store (queue full, reported) between queueing and this delivery.
+    if (meta !== undefined && c.dropped.has(meta)) return null
+    // Only aedes's reconnect stream passes packets that already have a packet id: the re-sends of adoptBacklog.
+    if (packet.messageId !== undefined && packet.messageId !== null) {
+      if (c.resendPending > 0) c.resendPending--
+      c.inflight++
+      return undefined
+    }
+    const key = identityOf(packet)
+    // A live copy of a backlog entry already waiting here (queued before the reconnect read the queue, emitted after).
+    if (key !== undefined && c.byKey.has(key)) {
+      give(c.keep, key)
+      return null
+    }
+    if (c.ready && c.waiting.size === 0 && c.inflight + c.resendPending < this.#opts.maxInflight) {
+      c.inflight++
+      return undefined
+    }
+    // A live delivery has no retain flag here (aedes clears it per subscription), so a keyed one is a queue entry;
+    // a retained message sent on SUBSCRIBE has no identity and is not in the queue.
+    this.#hold(c, { packet, key, stored: key !== undefined && packet.retain !== true })
+    if (key !== undefined) give(c.keep, key)
+    else c.keepUnkeyed++
+    return null
+  }
+
+  #hold (c: Connection, held: Held): void {
+    const queued = c.waiting.push(held, this.#opts.priorityOf(held.packet))
+    if (held.key !== undefined) c.byKey.set(held.key, queued)
+    if (held.stored && held.packet.properties !== undefined) c.byMeta.set(held.packet.properties, queued)
+  }
+
+  #holdInMemory (c: Connection, packet: WindowPacket): void {
+    c.waiting.push({ packet, key: undefined, stored: false }, this.#opts.priorityOf(packet))
+    if (c.waiting.size <= this.#opts.maxQueued) return
+    const victim = c.waiting.popLowest()
+    if (victim !== undefined) this.#opts.onOverflow(c.client, victim.item.packet)
+  }
+
+  /** Hand waiting messages over while the window has room. */
+  #pump (c: Connection): void {
+    if (!c.ready || c.closed || c.waiting.size === 0) return
+    c.exclusive(() => {
+      while (c.inflight + c.resendPending < this.#opts.maxInflight) {
+        const held = c.waiting.pop()
+        if (held === undefined) return
+        if (held.key !== undefined) c.byKey.delete(held.key)
+        const meta = held.packet.properties
+        if (meta !== undefined) c.byMeta.delete(meta)
+        // A fresh `properties` object marks this delivery as ours for the hook. A store entry goes
+        // without the retain flag: aedes skips the store update for retained packets.
+        const mark: MessageMeta = { ...meta }
+        this.#releases.add(mark)
+        const packet: WindowPacket = held.stored ? { ...held.packet, properties: mark, retain: false } : { ...held.packet, properties: mark }
+        const delivered = this.#opts.deliver(c.client, packet)
+        // Still marked: an earlier hook withheld it, and aedes dropped it as it drops any withheld delivery.
+        this.#releases.delete(mark)
+        if (!delivered) {
+          c.closed = true
+          return
+        }
+      }
+    })
+  }
+
+  #connection (client: ClientInfo): Connection {
+    let c = this.#connections.get(client)
+    if (c === undefined) {
+      c = new Connection(client, this.#opts.mode)
+      this.#connections.set(client, c)
+      if (!client.clean) this.#persistent.set(client.id, c)
+    }
+    return c
+  }
+}
+
+/** Take one count of `key`; false if there was none. */
+function take (counts: Map<string, number>, key: string): boolean {
+  const n = counts.get(key)
+  if (n === undefined) return false
+  if (n <= 1) counts.delete(key)
+  else counts.set(key, n - 1)
+  return true
+}
+
+function give (counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1)
+}
