@@ -1,0 +1,218 @@
+/**
+ * Brokers under test, each in its own child process so that the load
+ * generator's CPU and heap are not the broker's, and RSS is the broker's alone.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { mergeJson, type Json } from './json.js'
+import { sleep, withTimeout } from './time.js'
+
+export type BrokerName = 'aedes' | 'midge' | 'mosquitto' | 'aedes-nagle'
+
+export const BROKER_LABELS: Record<BrokerName, string> = {
+  aedes: 'aedes 1.2',
+  midge: 'midge',
+  mosquitto: 'mosquitto',
+  'aedes-nagle': 'aedes (Nagle on)',
+}
+
+/**
+ * midge settings for every bench run, on top of midge-server's loopback/silent/memory defaults.
+ * The per-session queue bound (default 10,000) is lifted as Mosquitto's is below: it also
+ * applies to online subscribers whose inflight window is full, so fan-in would measure
+ * overflow drops (PUBACKed messages that never arrive) instead of throughput.
+ */
+export const MIDGE_BENCH_CONFIG: Json = { sessions: { maxQueued: 1_000_000 } }
+
+export const MOSQUITTO_PATH = '/usr/sbin/mosquitto'
+
+export interface MemoryReport {
+  rss: number
+  /** Node brokers only. */
+  heapUsed?: number
+}
+
+export interface StartOptions {
+  /** Merged into midge's config (`--config-json`). */
+  midgeConfig?: Record<string, unknown>
+  /** Extra mosquitto.conf lines. */
+  mosquittoConf?: readonly string[]
+}
+
+export interface BrokerProcess {
+  readonly name: BrokerName
+  readonly port: number
+  readonly pid: number
+  /** RSS (after a full GC for Node brokers). */
+  memory(): Promise<MemoryReport>
+  /** Whether the process ended on its own (a crash, from the bench's point of view). */
+  exited(): boolean
+  /** Last lines the broker wrote to stderr, for error reports. */
+  stderrTail(): string
+  /** SIGTERM, then SIGKILL after a grace period. */
+  stop(): Promise<void>
+}
+
+const READY_TIMEOUT_MS = 20_000
+const STOP_GRACE_MS = 4_000
+const serverDir = fileURLToPath(new URL('../servers/', import.meta.url))
+
+export function startBroker (name: BrokerName, opts: StartOptions = {}): Promise<BrokerProcess> {
+  switch (name) {
+    case 'aedes': return startNode(name, 'aedes-server.js', [])
+    case 'aedes-nagle': return startNode(name, 'aedes-server.js', ['--nagle'])
+    case 'midge': return startNode(name, 'midge-server.js', ['--store', 'memory', '--config-json', JSON.stringify(mergeJson(MIDGE_BENCH_CONFIG, opts.midgeConfig ?? {}))])
+    case 'mosquitto': return startMosquitto(opts.mosquittoConf ?? [])
+  }
+}
+
+export const mosquittoAvailable = (): boolean => existsSync(MOSQUITTO_PATH)
+
+/** Keeps the last few KiB a child wrote to stderr. */
+function tailOf (child: ChildProcess): () => string {
+  let tail = ''
+  child.stderr?.on('data', (chunk: Buffer) => { tail = (tail + chunk.toString('utf8')).slice(-2_000) })
+  return () => tail.trim()
+}
+
+async function stopChild (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
+  child.kill('SIGTERM')
+  try {
+    await withTimeout(exited, STOP_GRACE_MS, () => 'grace period over')
+  } catch {
+    child.kill('SIGKILL')
+    await exited
+  }
+}
+
+/** VmRSS from procfs, in bytes (Linux). */
+async function procRss (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
+  if (kb === undefined) throw new Error(`no VmRSS for pid ${pid}`)
+  return Number(kb) * 1024
+}
+
+async function startNode (name: BrokerName, script: string, args: string[]): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, ['--expose-gc', join(serverDir, script), '--host', '127.0.0.1', '--port', '0', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const stderrTail = tailOf(child)
+  const memWaiters: Array<(report: MemoryReport) => void> = []
+  const lines = createInterface({ input: child.stdout! })
+
+  const ready = new Promise<{ port: number, pid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`${name}: not ready within ${READY_TIMEOUT_MS} ms\n${stderrTail()}`)) }, READY_TIMEOUT_MS)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${name}: exited before ready (${code ?? signal ?? '?'})\n${stderrTail()}`))
+    })
+    lines.on('line', (line) => {
+      let msg: { ready?: boolean, port?: number, pid?: number, mem?: MemoryReport }
+      try { msg = JSON.parse(line) as typeof msg } catch { return }
+      if (msg.ready === true && typeof msg.port === 'number') {
+        clearTimeout(timer)
+        resolve({ port: msg.port, pid: msg.pid ?? child.pid ?? -1 })
+      } else if (msg.mem !== undefined) {
+        memWaiters.shift()?.(msg.mem)
+      }
+    })
+  })
+  let started: { port: number, pid: number }
+  try {
+    started = await ready
+  } catch (err) {
+    await stopChild(child)
+    throw err
+  }
+
+  return {
+    name,
+    port: started.port,
+    pid: started.pid,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
+    stderrTail,
+    stop: () => stopChild(child),
+    memory: async () => {
+      const report = new Promise<MemoryReport>((resolve) => { memWaiters.push(resolve) })
+      child.stdin!.write('mem\n')
+      return withTimeout(report, 5_000, () => `${name}: no memory report within 5 s`)
+    },
+  }
+}
+
+async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Polls until something accepts on `port` (bounded). */
+async function waitForPort (port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && alive()) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' })
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => { resolve(false) })
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`)
+}
+
+async function startMosquitto (extraConf: readonly string[]): Promise<BrokerProcess> {
+  const port = await freePort()
+  const dir = await mkdtemp(join(tmpdir(), 'midge-bench-mosquitto-'))
+  const conf = join(dir, 'mosquitto.conf')
+  // Same ground rules as the Node brokers: loopback, anonymous, no disk, TCP_NODELAY, and no
+  // per-client queue bound (aedes has none; Mosquitto's default 1000 drops QoS 1/2 messages
+  // for a subscriber whose 20-message inflight window is full, which fan-in hits at once).
+  await writeFile(conf, [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    'set_tcp_nodelay true',
+    'max_queued_messages 0',
+    'log_dest stderr',
+    'log_type error',
+    ...extraConf,
+    '',
+  ].join('\n'))
+  const child = spawn(MOSQUITTO_PATH, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const stderrTail = tailOf(child)
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null
+  try {
+    await waitForPort(port, READY_TIMEOUT_MS, alive)
+    if (!alive()) throw new Error('exited')
+  } catch (err) {
+    await stopChild(child)
+    await rm(dir, { recursive: true, force: true })
+    throw new Error(`mosquitto: ${(err as Error).message}\n${stderrTail()}`)
+  }
+  const pid = child.pid ?? -1
+  return {
+    name: 'mosquitto',
+    port,
+    pid,
+    exited: () => !alive(),
+    stderrTail,
+    memory: async () => ({ rss: await procRss(pid) }),
+    stop: async () => {
+      await stopChild(child)
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * QoS 1 round trips, one at a time: a client subscribed to its own topic
+ * publishes, waits for the PUBACK *and* the delivery of that message, then
+ * sends the next. This request/response shape is what Nagle's algorithm
+ * stalls when a broker writes one packet in several writes (DESIGN.md §3),
+ * which pipelined load does not show.
+ */
+import { closeAll, Countdown, now } from '../lib/load.js'
+import { PublishTemplate } from '../lib/packets.js'
+import { RawClient } from '../lib/raw-client.js'
+import { perSecond, summarize } from '../lib/stats.js'
+import { metric, type Scenario } from './types.js'
+
+const TOPIC = 'bench/rtt'
+const rounds = (quick: boolean): number => (quick ? 1_000 : 4_000)
+/** The loop also stops after this long, so a stalled broker costs seconds, not minutes. */
+const budgetMs = (quick: boolean): number => (quick ? 1_500 : 3_000)
+
+export const rtt: Scenario = {
+  name: 'rtt-qos1',
+  describe: (quick) => `1 client subscribed to its own topic: QoS 1 publish → PUBACK + delivery → next; ${rounds(quick)} rounds or ${budgetMs(quick) / 1000} s`,
+  extraBrokers: ['aedes-nagle'],
+  timeoutMs: (quick) => budgetMs(quick) + 15_000,
+  async run (ctx) {
+    let echo = new Countdown(1)
+    const client = await RawClient.connect({ port: ctx.port, clientId: 'rtt', onMessage: () => { echo.add() } })
+    try {
+      await client.subscribe(TOPIC, 1)
+      const template = new PublishTemplate(TOPIC, 1, 64)
+      const times: number[] = []
+      const start = now()
+      const stopAt = start + budgetMs(ctx.quick)
+      for (let i = 0; i < rounds(ctx.quick) && now() < stopAt; i++) {
+        echo = new Countdown(1)
+        const t0 = now()
+        await Promise.all([client.publish(template, t0), echo.wait(5_000, 'echo')])
+        times.push(now() - t0)
+      }
+      const elapsed = now() - start
+      const s = summarize(times)
+      return [
+        metric('roundTripsPerSec', 'round trips/s', perSecond(times.length, elapsed), 'higher'),
+        metric('p50Ms', 'p50 ms', s.p50, 'lower', true),
+        metric('p99Ms', 'p99 ms', s.p99, 'lower', true),
+        metric('rounds', 'rounds', times.length, 'higher', true),
+      ]
+    } finally {
+      await closeAll([client])
+    }
+  },
+}
