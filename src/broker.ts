@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { DestinationStream, Logger } from 'pino'
 import aedesPersistence from 'aedes-persistence'
-import { builtinPlugins } from './builtin-plugins.js'
+import { builtinPlugins, type BuiltinPluginName } from './builtin-plugins.js'
 import { validateConfig } from './config/load.js'
 import type { BrokerConfig, BrokerConfigInput } from './config/schema.js'
 import { AedesAdapter } from './core/aedes-adapter.js'
@@ -25,6 +25,13 @@ export type PluginSpec = Plugin<never> | readonly [Plugin<never>, unknown]
 export interface BrokerOptions {
   /** Plugins registered after the built-in ones, in order. */
   plugins?: readonly PluginSpec[]
+  /**
+   * Built-in plugins to leave out, e.g. `['sys']` for a gateway that reports
+   * through its own channel. Without `persistent-sessions` the store is
+   * aedes's in-memory one; without `priority-delivery` there is no inflight
+   * window (every delivery is written at once, as plain aedes does).
+   */
+  omitBuiltins?: readonly BuiltinPluginName[]
   /** Use this logger instead of creating one from the config. */
   logger?: Logger
   /** Send log lines here instead of stdout (tests, embedding). */
@@ -112,7 +119,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
     ? { status: 200, contentType: 'application/json', body: '{"status":"ready"}\n' }
     : { status: 503, contentType: 'application/json', body: '{"status":"starting"}\n' })
 
-  const entries: PluginEntry[] = [...builtinPlugins(config), ...(options.plugins ?? []).map(toEntry)]
+  const entries: PluginEntry[] = [...builtinPlugins(config, options.omitBuiltins), ...(options.plugins ?? []).map(toEntry)]
   let closing: Promise<void> | undefined
 
   const close = (): Promise<void> => {

@@ -4,6 +4,7 @@
  */
 export { createBroker } from './broker.js'
 export type { Broker, BrokerOptions, PluginSpec } from './broker.js'
+export type { BuiltinPluginName } from './builtin-plugins.js'
 export { loadConfig, validateConfig } from './config/load.js'
 export type { ConfigOverrides } from './config/load.js'
 export { configSchema } from './config/schema.js'
