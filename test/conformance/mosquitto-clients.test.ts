@@ -3,13 +3,14 @@
  * `mosquitto-clients`): another independent MQTT 3.1.1 implementation talking
  * to midge. Skipped when the binaries are not installed.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
+import { peerInstalled } from '../helpers/peers.js'
 import { uniqueId } from './support.js'
 
-const installed = spawnSync('mosquitto_pub', ['--help']).error === undefined && spawnSync('mosquitto_sub', ['--help']).error === undefined
+const installed = peerInstalled('mosquitto_pub', ['--help']) && peerInstalled('mosquitto_sub', ['--help'])
 
 interface Run {
   child: ChildProcess
