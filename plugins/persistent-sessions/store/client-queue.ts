@@ -34,6 +34,13 @@ export class ClientQueue {
    * message twice (two overlapping filters), which is rare.
    */
   readonly #byCounter = new Map<unknown, Map<unknown, QueueEntry | QueueEntry[]>>()
+  /**
+   * Packet id → entries carrying it, for acks and PUBRELs: a scan of the
+   * queue per ack made fan-in to online persistent subscribers quadratic in
+   * their backlog (held-back messages wait in the same queue). Usually one
+   * entry; several only around a reconnect, when old ids linger.
+   */
+  readonly #byMessageId = new Map<unknown, QueueEntry | QueueEntry[]>()
   /** Entries that are still a message (not a PUBREL): what the bound may drop. */
   readonly #droppable = new DropCandidates<QueueEntry>()
 
@@ -59,11 +66,13 @@ export class ClientQueue {
       else counters.set(entry.packet.brokerCounter, [seen, entry])
     }
     if (entry.body !== undefined) this.#droppable.add(entry)
+    this.#indexId(entry)
   }
 
   remove (entry: QueueEntry): void {
     this.#entries.delete(entry.seq)
     this.#unindex(entry)
+    this.#unindexId(entry)
     this.#droppable.delete(entry)
   }
 
@@ -83,10 +92,10 @@ export class ClientQueue {
     const indexed = this.#indexed(packet)
     if (indexed !== undefined) return { entry: indexed, replace: false }
     const broker = typeof packet.brokerId === 'string' ? packet.brokerId : undefined
-    for (const entry of this.#entries.values()) {
+    for (const entry of this.#withMessageId(packet.messageId)) {
       // same broker, other counter: another message that happens to reuse the id (memory-store rule)
       if (broker !== undefined && entry.packet.brokerId === broker) continue
-      if (entry.packet.messageId === packet.messageId) return { entry, replace: true }
+      return { entry, replace: true }
     }
     return undefined
   }
@@ -99,23 +108,24 @@ export class ClientQueue {
    */
   findForClear (packet: StoredPacket): QueueEntry | undefined {
     if (packet.messageId === undefined || packet.messageId === null) return this.#indexed(packet)
-    for (const entry of this.#entries.values()) {
-      if (entry.packet.messageId === packet.messageId) return entry
-    }
-    return undefined
+    return this.#withMessageId(packet.messageId)[0]
   }
 
   /** The packet id was given: the message is in flight now. */
   assignMessageId (entry: QueueEntry, messageId: number | undefined): void {
+    this.#unindexId(entry)
     entry.packet.messageId = messageId
+    this.#indexId(entry)
   }
 
   /** A PUBREL (or another broker's packet) takes the entry's place. */
   replace (entry: QueueEntry, packet: StoredPacket): void {
     this.#unindex(entry)
+    this.#unindexId(entry)
     this.#droppable.delete(entry)
     entry.packet = packet
     entry.body = undefined
+    this.#indexId(entry)
   }
 
   /** Who goes when the queue is over its bound; undefined if nothing may go. */
@@ -128,6 +138,39 @@ export class ClientQueue {
     if (typeof packet.brokerId !== 'string') return undefined
     const seen = this.#byCounter.get(packet.brokerId)?.get(packet.brokerCounter)
     return Array.isArray(seen) ? seen[0] : seen
+  }
+
+  /** Entries with this packet id, in queue order. */
+  #withMessageId (messageId: unknown): readonly QueueEntry[] {
+    if (messageId === undefined) {
+      // no id to look up: the memory store's rule matches entries that have none either
+      return [...this.#entries.values()].filter((e) => e.packet.messageId === undefined)
+    }
+    const seen = this.#byMessageId.get(messageId)
+    if (seen === undefined) return []
+    return Array.isArray(seen) ? [...seen].sort((a, b) => a.seq - b.seq) : [seen]
+  }
+
+  #indexId (entry: QueueEntry): void {
+    const id = entry.packet.messageId
+    if (id === undefined) return
+    const seen = this.#byMessageId.get(id)
+    if (seen === undefined) this.#byMessageId.set(id, entry)
+    else if (Array.isArray(seen)) seen.push(entry)
+    else this.#byMessageId.set(id, [seen, entry])
+  }
+
+  #unindexId (entry: QueueEntry): void {
+    const id = entry.packet.messageId
+    const seen = id === undefined ? undefined : this.#byMessageId.get(id)
+    if (seen === undefined) return
+    if (!Array.isArray(seen)) {
+      if (seen === entry) this.#byMessageId.delete(id)
+      return
+    }
+    const rest = seen.filter((e) => e !== entry)
+    if (rest.length === 0) this.#byMessageId.delete(id)
+    else this.#byMessageId.set(id, rest.length === 1 ? rest[0] as QueueEntry : rest)
   }
 
   #unindex (entry: QueueEntry): void {

@@ -43,6 +43,8 @@ export class NedbPersistence {
   readonly #batch: WriteBatcher<StoreDoc>
   readonly #state: SessionState
   readonly #timers: NodeJS.Timeout[] = []
+  /** Per client, the newest `outgoingUpdate` still waiting for the disk. */
+  readonly #durableUpdates = new Map<string, Promise<void>>()
   #lastWrite = 0
   #broker: BrokerRef | undefined
   #closed = false
@@ -170,7 +172,25 @@ export class NedbPersistence {
   async outgoingUpdate (client: ClientRef, packet: StoredPacket): Promise<void> {
     this.#open()
     if (!this.#state.updateEntry(client.id, packet)) throw new Error('no such packet')
-    await this.#batch.commit()
+    // A QoS 1 packet id lost in a crash only means the message goes out again
+    // under a new id (at least once). A QoS 2 id and the PUBREL that replaces
+    // the message must be on disk before the wire sees them: exactly once
+    // depends on resending the same packet id [MQTT-4.3.3-1, MQTT-4.3.3-3].
+    const earlier = this.#durableUpdates.get(client.id)
+    if (packet.cmd === 'publish' && packet.qos === 1) {
+      this.#batch.flush()
+      // aedes writes each delivery once its update resolves: never overtake a
+      // QoS 2 delivery to the same client that is still waiting for the disk.
+      if (earlier !== undefined) await earlier
+      return
+    }
+    const written = this.#batch.commit()
+    this.#durableUpdates.set(client.id, written)
+    try {
+      await written
+    } finally {
+      if (this.#durableUpdates.get(client.id) === written) this.#durableUpdates.delete(client.id)
+    }
   }
 
   async outgoingClearMessageId (client: ClientRef, packet: StoredPacket): Promise<StoredPacket | undefined> {
@@ -178,7 +198,9 @@ export class NedbPersistence {
     // The upstream suite passes a bare number here; there is nothing to match then.
     if (typeof packet !== 'object' || packet === null) return undefined
     const removed = this.#state.clearEntry(client.id, packet)
-    if (removed !== undefined) await this.#batch.commit()
+    // Not awaited: an ack's removal lost in a crash only brings the message
+    // (or the PUBREL) back once more, which QoS 1 and 2 both allow for.
+    if (removed !== undefined) this.#batch.flush()
     return removed
   }
 

@@ -112,7 +112,8 @@ export class SessionState {
     const { entry, replace } = found
     if (replace) {
       const body = entry.body
-      queue.replace(entry, packet)
+      // a copy: aedes goes on using its own PUBREL object
+      queue.replace(entry, { ...packet })
       this.#release(body)
     } else if (entry.packet.messageId === packet.messageId) {
       return true // redelivery with the id it already has: nothing changes

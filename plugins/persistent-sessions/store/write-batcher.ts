@@ -94,6 +94,17 @@ export class WriteBatcher<Doc extends { _id: string }> {
     })
   }
 
+  /**
+   * Writes what is queued in the next batch without waiting for it: for
+   * changes whose loss in a crash only means a redelivery (an ack's removal,
+   * a QoS 1 packet id), so the caller need not hold the message flow for the
+   * disk. A failure is still reported to `onError`; a later `commit()` covers
+   * these changes too, since batches are written in order.
+   */
+  flush (): void {
+    if (this.#puts.size > 0 || this.#dels.length > 0) this.#schedule()
+  }
+
   /** Writes everything pending and waits until the sink is idle. */
   async drain (): Promise<void> {
     while (this.#puts.size > 0 || this.#dels.length > 0 || this.#writing !== undefined) {
@@ -110,7 +121,7 @@ export class WriteBatcher<Doc extends { _id: string }> {
       this.#scheduled = false
       this.#writing = this.#write().finally(() => {
         this.#writing = undefined
-        if (this.#waiters.length > 0) this.#schedule()
+        if (this.#waiters.length > 0 || this.#puts.size > 0 || this.#dels.length > 0) this.#schedule()
       })
     })
   }
