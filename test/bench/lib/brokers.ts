@@ -4,31 +4,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { MIDGE_BENCH_CONFIG, MIDGE_VARIANTS, type BrokerName } from './broker-names.js'
 import { mergeJson, type Json } from './json.js'
 import { sleep, withTimeout } from './time.js'
 
-export type BrokerName = 'aedes' | 'midge' | 'mosquitto' | 'aedes-nagle'
-
-export const BROKER_LABELS: Record<BrokerName, string> = {
-  aedes: 'aedes 1.2',
-  midge: 'midge',
-  mosquitto: 'mosquitto',
-  'aedes-nagle': 'aedes (Nagle on)',
-}
-
-/**
- * midge settings for every bench run, on top of midge-server's loopback/silent/memory defaults.
- * The per-session queue bound (default 10,000) is lifted as Mosquitto's is below: it also
- * applies to online subscribers whose inflight window is full, so fan-in would measure
- * overflow drops (PUBACKed messages that never arrive) instead of throughput.
- */
-export const MIDGE_BENCH_CONFIG: Json = { sessions: { maxQueued: 1_000_000 } }
+export { BROKER_LABELS, MIDGE_BENCH_CONFIG, type BrokerName } from './broker-names.js'
 
 export const MOSQUITTO_PATH = '/usr/sbin/mosquitto'
 
@@ -49,6 +35,8 @@ export interface BrokerProcess {
   readonly name: BrokerName
   readonly port: number
   readonly pid: number
+  /** What the broker says it runs with (midge: its effective config; recorded in the JSON). */
+  readonly info: Json
   /** RSS (after a full GC for Node brokers). */
   memory(): Promise<MemoryReport>
   /** Whether the process ended on its own (a crash, from the bench's point of view). */
@@ -59,16 +47,31 @@ export interface BrokerProcess {
   stop(): Promise<void>
 }
 
+/** statfs(2) f_type of tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994
 const READY_TIMEOUT_MS = 20_000
 const STOP_GRACE_MS = 4_000
 const serverDir = fileURLToPath(new URL('../servers/', import.meta.url))
 
-export function startBroker (name: BrokerName, opts: StartOptions = {}): Promise<BrokerProcess> {
-  switch (name) {
-    case 'aedes': return startNode(name, 'aedes-server.js', [])
-    case 'aedes-nagle': return startNode(name, 'aedes-server.js', ['--nagle'])
-    case 'midge': return startNode(name, 'midge-server.js', ['--store', 'memory', '--config-json', JSON.stringify(mergeJson(MIDGE_BENCH_CONFIG, opts.midgeConfig ?? {}))])
-    case 'mosquitto': return startMosquitto(opts.mosquittoConf ?? [])
+export async function startBroker (name: BrokerName, opts: StartOptions = {}): Promise<BrokerProcess> {
+  if (name === 'aedes') return startNode(name, 'aedes-server.js', [])
+  if (name === 'aedes-nagle') return startNode(name, 'aedes-server.js', ['--nagle'])
+  if (name === 'mosquitto') return startMosquitto(opts.mosquittoConf ?? [])
+  const variant = MIDGE_VARIANTS[name]
+  if (variant === undefined) throw new Error(`no way to start ${name}`)
+  const config = JSON.stringify(mergeJson(MIDGE_BENCH_CONFIG, opts.midgeConfig ?? {}))
+  const args = ['--store', variant.store, '--config-json', config, ...(variant.omit.length > 0 ? ['--omit', variant.omit.join(',')] : [])]
+  if (variant.store === 'memory') return startNode(name, 'midge-server.js', args)
+  // A fresh data directory per run: no run reads another's sessions, and the disk is left clean.
+  const dataDir = await mkdtemp(join(tmpdir(), 'midge-bench-data-'))
+  const removeDir = (): Promise<void> => rm(dataDir, { recursive: true, force: true })
+  try {
+    // A store on tmpfs never touches a disk: the report must say so.
+    const onTmpfs = (await statfs(dataDir)).type === TMPFS_MAGIC
+    return await startNode(name, 'midge-server.js', [...args, '--data-dir', dataDir], removeDir, { dataDirOnTmpfs: onTmpfs })
+  } catch (err) {
+    await removeDir()
+    throw err
   }
 }
 
@@ -101,7 +104,7 @@ async function procRss (pid: number): Promise<number> {
   return Number(kb) * 1024
 }
 
-async function startNode (name: BrokerName, script: string, args: string[]): Promise<BrokerProcess> {
+async function startNode (name: BrokerName, script: string, args: string[], cleanup?: () => Promise<void>, extraInfo: Json = {}): Promise<BrokerProcess> {
   const child = spawn(process.execPath, ['--expose-gc', join(serverDir, script), '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   })
@@ -109,24 +112,24 @@ async function startNode (name: BrokerName, script: string, args: string[]): Pro
   const memWaiters: Array<(report: MemoryReport) => void> = []
   const lines = createInterface({ input: child.stdout! })
 
-  const ready = new Promise<{ port: number, pid: number }>((resolve, reject) => {
+  const ready = new Promise<{ port: number, pid: number, info: Json }>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${name}: not ready within ${READY_TIMEOUT_MS} ms\n${stderrTail()}`)) }, READY_TIMEOUT_MS)
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
       reject(new Error(`${name}: exited before ready (${code ?? signal ?? '?'})\n${stderrTail()}`))
     })
     lines.on('line', (line) => {
-      let msg: { ready?: boolean, port?: number, pid?: number, mem?: MemoryReport }
+      let msg: { ready?: boolean, port?: number, pid?: number, info?: Json, mem?: MemoryReport }
       try { msg = JSON.parse(line) as typeof msg } catch { return }
       if (msg.ready === true && typeof msg.port === 'number') {
         clearTimeout(timer)
-        resolve({ port: msg.port, pid: msg.pid ?? child.pid ?? -1 })
+        resolve({ port: msg.port, pid: msg.pid ?? child.pid ?? -1, info: msg.info ?? {} })
       } else if (msg.mem !== undefined) {
         memWaiters.shift()?.(msg.mem)
       }
     })
   })
-  let started: { port: number, pid: number }
+  let started: { port: number, pid: number, info: Json }
   try {
     started = await ready
   } catch (err) {
@@ -138,9 +141,13 @@ async function startNode (name: BrokerName, script: string, args: string[]): Pro
     name,
     port: started.port,
     pid: started.pid,
+    info: { ...started.info, ...extraInfo },
     exited: () => child.exitCode !== null || child.signalCode !== null,
     stderrTail,
-    stop: () => stopChild(child),
+    stop: async () => {
+      await stopChild(child)
+      await cleanup?.()
+    },
     memory: async () => {
       const report = new Promise<MemoryReport>((resolve) => { memWaiters.push(resolve) })
       child.stdin!.write('mem\n')
@@ -207,6 +214,7 @@ async function startMosquitto (extraConf: readonly string[]): Promise<BrokerProc
     name: 'mosquitto',
     port,
     pid,
+    info: { persistence: false, max_queued_messages: 0, max_inflight_messages: 20, extraConf: [...extraConf] },
     exited: () => !alive(),
     stderrTail,
     memory: async () => ({ rss: await procRss(pid) }),

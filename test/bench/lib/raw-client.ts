@@ -1,8 +1,9 @@
 /**
  * A minimal MQTT 3.1.1 client over `net` for load generation: one socket,
  * TCP_NODELAY on, pipelined QoS 1/2 publishes resolved by their acks, and a
- * subscriber side that acknowledges every delivery at once. MQTT.js costs
- * more CPU per message than the brokers under test, so it would measure itself.
+ * subscriber side that acknowledges every delivery at once, or never (a
+ * stalled consumer, which MQTT.js cannot be on 3.1.1). MQTT.js costs more CPU
+ * per message than the brokers under test, so it would measure itself.
  */
 import net from 'node:net'
 import { generate, parser as createParser } from 'mqtt-packet'
@@ -22,6 +23,8 @@ export interface ConnectOptions {
   timeoutMs?: number
   /** Installed before CONNECT is sent, so a session's queued messages arriving with the CONNACK are seen. */
   onMessage?: MessageHandler
+  /** Acknowledge deliveries (PUBACK / PUBREC / PUBCOMP); default true. False: a consumer that reads but never acks. */
+  autoAck?: boolean
 }
 
 interface Waiter {
@@ -36,6 +39,7 @@ export class RawClient {
   readonly clientId: string
   onMessage: MessageHandler | null = null
   sessionPresent = false
+  autoAck = true
   private readonly socket: net.Socket
   /** Outgoing QoS 1/2 publishes waiting for PUBACK / PUBCOMP, by packet id. */
   private readonly outgoing = new Map<number, Waiter>()
@@ -66,6 +70,7 @@ export class RawClient {
     socket.setNoDelay(true)
     const client = new RawClient(socket, opts.clientId)
     client.onMessage = opts.onMessage ?? null
+    client.autoAck = opts.autoAck ?? true
     const connack = client.expect(-1)
     client.write(generate({
       cmd: 'connect',
@@ -118,6 +123,11 @@ export class RawClient {
     return done
   }
 
+  /** This end's TCP port (to find the connection in /proc/net/tcp). */
+  get localPort (): number {
+    return this.socket.localPort ?? -1
+  }
+
   /** Number of QoS 1/2 publishes not yet acknowledged. */
   get inflight (): number {
     return this.outgoing.size
@@ -130,6 +140,14 @@ export class RawClient {
     this.socket.destroy()
   }
 
+  /**
+   * Stops reading from the socket (a hung consumer): the kernel buffers fill,
+   * then the broker's writes to this client stop being accepted.
+   */
+  stopReading (): void {
+    this.socket.pause()
+  }
+
   /** Drops the connection without DISCONNECT (the broker sees a network failure). */
   destroy (): void {
     this.socket.destroy()
@@ -139,12 +157,12 @@ export class RawClient {
     switch (packet.cmd) {
       case 'publish':
         // Ack before handing over, as a real consumer with auto-ack would.
-        if (packet.qos === 1 && packet.messageId !== undefined) this.write(puback(packet.messageId))
-        if (packet.qos === 2 && packet.messageId !== undefined) this.write(pubrec(packet.messageId))
+        if (this.autoAck && packet.qos === 1 && packet.messageId !== undefined) this.write(puback(packet.messageId))
+        if (this.autoAck && packet.qos === 2 && packet.messageId !== undefined) this.write(pubrec(packet.messageId))
         this.onMessage?.(packet)
         break
       case 'pubrel':
-        if (packet.messageId !== undefined) this.write(pubcomp(packet.messageId))
+        if (this.autoAck && packet.messageId !== undefined) this.write(pubcomp(packet.messageId))
         break
       case 'pubrec':
         // QoS 2 sender: PUBREC → PUBREL, completion comes with PUBCOMP [MQTT-4.3.3].

@@ -1,10 +1,12 @@
 /**
  * Rendering of bench results: a fixed-width table per run (figures for each
- * broker and the midge/aedes ratio), a broker-RSS table, and the JSON file.
+ * broker and the midge/aedes ratio), the issues' figures against their goals,
+ * a broker-RSS table, warnings, and the JSON file.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { BROKER_LABELS, type BrokerName } from './brokers.js'
+import { BROKER_LABELS, BROKER_ORDER, type BrokerName } from './broker-names.js'
+import type { GoalResult } from './goals.js'
 import type { RunResult } from './results.js'
 import type { Metric } from '../scenarios/types.js'
 
@@ -24,16 +26,17 @@ const ratio = (midge: number | undefined, aedes: number | undefined): string =>
     ? ''
     : `${(midge / aedes).toFixed(2)}×`
 
-function table (header: string[], rows: string[][]): string {
+/** Left-aligned text in the first `textColumns` columns, right-aligned figures after them. */
+function table (header: string[], rows: string[][], textColumns = 2): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd()
+  const line = (cells: string[]): string => cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd()
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
-/** Columns: aedes, midge, the ratio, then any other broker that ran. */
+/** Columns: aedes, midge, the ratio, then every other broker and variant that ran. */
 function columns (results: readonly RunResult[]): BrokerName[] {
   const present = new Set(results.map((r) => r.broker))
-  return (['aedes', 'midge', 'mosquitto', 'aedes-nagle'] as const).filter((b) => present.has(b))
+  return BROKER_ORDER.filter((b) => present.has(b))
 }
 
 function header (brokers: readonly BrokerName[], first: string[]): string[] {
@@ -94,6 +97,35 @@ export function renderRss (scenarioOrder: readonly string[], results: readonly R
     rows.push(row)
   }
   return table(header(brokers, ['scenario', 'at end']), rows)
+}
+
+const signed = (v: number): string => `${v.toFixed(2)}×`
+
+/** The issues' figures, grouped under the issue that states them: value, per-round range, goal. */
+export function renderGoals (goals: readonly GoalResult[]): string {
+  const show = (g: GoalResult, v: number): string => (g.kind === 'ratio' ? signed(v) : formatNumber(v))
+  const rows = goals.map((g) => [
+    `  ${g.label}`,
+    g.scenario,
+    g.metricLabel,
+    g.value === null ? 'n/a' : show(g, g.value),
+    g.goal === undefined ? '' : `${g.goal.op} ${g.kind === 'ratio' ? signed(g.goal.bound) : formatNumber(g.goal.bound)}`,
+    g.verdict,
+    g.perRound.length > 1 ? `${show(g, Math.min(...g.perRound))}–${show(g, Math.max(...g.perRound))}` : '',
+  ])
+  const lines = table(['figure', 'scenario', 'metric', 'value', 'goal', '', 'per round'], rows, 3).split('\n')
+  // Header and rule, then each group's title line before its first row.
+  const out = lines.slice(0, 2)
+  goals.forEach((g, i) => {
+    if (i === 0 || goals[i - 1]?.source !== g.source) out.push(g.source)
+    out.push(lines[i + 2] ?? '')
+  })
+  return out.join('\n')
+}
+
+/** Warnings of every run, by scenario and broker. */
+export function renderWarnings (results: readonly RunResult[]): string {
+  return results.flatMap((r) => r.warnings.map((w) => `${r.scenario} on ${BROKER_LABELS[r.broker]}: ${w}`)).join('\n')
 }
 
 /** Full error text of every failed run. */

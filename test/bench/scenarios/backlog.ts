@@ -20,6 +20,7 @@ export const backlog: Scenario = {
   describe: (quick) => `clean=false QoS 1 subscriber offline while ${messages(quick)} QoS 1 msgs are published; reconnect → last received (acking each)`,
   // Every broker must hold the whole backlog: brokers.ts lifts midge's and Mosquitto's
   // per-session queue bounds for every scenario (aedes has none).
+  brokers: ['aedes', 'midge', 'mosquitto', 'midge-nedb'],
   timeoutMs: (quick) => (quick ? 30_000 : 90_000),
   async run (ctx) {
     const total = messages(ctx.quick)

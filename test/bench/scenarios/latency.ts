@@ -4,6 +4,7 @@
  * and the subscriber records publish → receive (same process, same clock).
  * The first WARMUP_MS of messages are not recorded.
  */
+import { DEFAULT_BROKERS } from '../lib/broker-names.js'
 import { closeAll, connectMany, Countdown, now, sleep } from '../lib/load.js'
 import { PublishTemplate, readStamp } from '../lib/packets.js'
 import type { RawClient } from '../lib/raw-client.js'
@@ -22,7 +23,7 @@ const timeoutMs = (quick: boolean): number => durationMs(quick) + 20_000
 export const latency: Scenario = {
   name: 'latency-qos1',
   describe: (quick) => `QoS 1, 1 → 1, ${RATE} msg/s for ${durationMs(quick) / 1000} s (after ${WARMUP_MS} ms warm-up), publish → receive`,
-  extraBrokers: ['aedes-nagle'],
+  brokers: [...DEFAULT_BROKERS, 'aedes-nagle'],
   timeoutMs,
   async run (ctx) {
     const total = Math.round((RATE * (WARMUP_MS + durationMs(ctx.quick))) / 1000)

@@ -5,6 +5,7 @@
  * stalls when a broker writes one packet in several writes (DESIGN.md §3),
  * which pipelined load does not show.
  */
+import { DEFAULT_BROKERS } from '../lib/broker-names.js'
 import { closeAll, Countdown, now } from '../lib/load.js'
 import { PublishTemplate } from '../lib/packets.js'
 import { RawClient } from '../lib/raw-client.js'
@@ -19,7 +20,7 @@ const budgetMs = (quick: boolean): number => (quick ? 1_500 : 3_000)
 export const rtt: Scenario = {
   name: 'rtt-qos1',
   describe: (quick) => `1 client subscribed to its own topic: QoS 1 publish → PUBACK + delivery → next; ${rounds(quick)} rounds or ${budgetMs(quick) / 1000} s`,
-  extraBrokers: ['aedes-nagle'],
+  brokers: [...DEFAULT_BROKERS, 'aedes-nagle'],
   timeoutMs: (quick) => budgetMs(quick) + 15_000,
   async run (ctx) {
     let echo = new Countdown(1)

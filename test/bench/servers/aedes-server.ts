@@ -24,9 +24,15 @@ if (address === null || typeof address === 'string') throw new Error('unexpected
 
 serveControl({
   port: address.port,
+  info: { noDelay, ...pick((aedes as unknown as { opts?: Record<string, unknown> }).opts, ['concurrency', 'drainTimeout']) },
   close: async () => {
     const closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
     await new Promise<void>((resolve) => { aedes.close(() => { resolve() }) })
     await closed
   },
 })
+
+/** The named options aedes resolved (its defaults included), for the report. */
+function pick (opts: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => opts?.[k] !== undefined).map((k) => [k, opts?.[k]]))
+}

@@ -1,6 +1,7 @@
 /**
  * The protocol between the bench runner and a broker child process:
- * - stdout: one JSON line `{"ready":true,"port":N,"pid":P}` once listening,
+ * - stdout: one JSON line `{"ready":true,"port":N,"pid":P,"info":{...}}` once listening
+ *   (`info`: what the broker runs with, for the report),
  *   then one `{"mem":{...}}` line per `mem` request;
  * - stdin: `mem\n` asks for a GC (when run with --expose-gc) and a memory report;
  *   end of stdin means the runner is gone, so the broker shuts down;
@@ -11,6 +12,8 @@ import { createInterface } from 'node:readline'
 export interface ServerHandle {
   port: number
   close: () => Promise<void>
+  /** Settings worth recording with the results (plain JSON). */
+  info?: Record<string, unknown>
 }
 
 const CLOSE_TIMEOUT_MS = 3_000
@@ -45,7 +48,7 @@ export function serveControl (server: ServerHandle): void {
   })
   lines.on('close', () => { stop(0) })
 
-  send({ ready: true, port: server.port, pid: process.pid })
+  send({ ready: true, port: server.port, pid: process.pid, info: server.info ?? {} })
 }
 
 /** Reads `--name value` / `--flag` arguments (no dependency on the runner's parser). */
