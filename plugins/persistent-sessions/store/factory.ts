@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { StoreUnavailableError } from './errors.js'
 import { NedbPersistence } from './nedb-persistence.js'
+import { createRedisStore } from './redis-store.js'
 import type { DropListener } from './types.js'
 
 /** The backends `sessions.store` selects. */
@@ -66,30 +66,4 @@ export async function createStore (spec: StoreSpec): Promise<BuiltStore> {
     case 'redis':
       return { persistence: await createRedisStore(spec), tracker: undefined }
   }
-}
-
-/**
- * aedes-persistence-redis is an optional dependency: loaded only when chosen.
- * It takes ioredis options, so the URL is taken apart here.
- */
-async function createRedisStore (spec: StoreSpec): Promise<object> {
-  if (spec.redisUrl === undefined) {
-    throw new StoreUnavailableError('sessions.store "redis" needs cluster.redis (redis://host:port/db)')
-  }
-  const name = 'aedes-persistence-redis'
-  let factory: (options: object) => object
-  try {
-    factory = ((await import(name)) as { default: (options: object) => object }).default
-  } catch (err) {
-    throw new StoreUnavailableError(`sessions.store "redis" needs the ${name} package: npm install ${name}`, { cause: err })
-  }
-  const url = new URL(spec.redisUrl)
-  spec.log.warn('sessions.store is "redis": maxQueued and sessionExpiry are not enforced by this backend')
-  return factory({
-    host: url.hostname,
-    port: url.port === '' ? 6379 : Number(url.port),
-    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
-    ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
-  })
 }
