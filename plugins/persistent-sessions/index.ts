@@ -1,7 +1,10 @@
 import type { BrokerConfig } from '../../src/config/schema.js'
 import type { Message, QoS } from '../../src/core/message.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
+import { defineSysMetric, SYS_METRICS } from '../../src/sys/index.js'
+import { defineStoreMetrics } from './metrics.js'
 import { createStore, type SessionTracker } from './store/factory.js'
+import type { NedbPersistence } from './store/nedb-persistence.js'
 import type { StoreDrop } from './store/types.js'
 
 export { NedbPersistence, type NedbPersistenceOptions } from './store/nedb-persistence.js'
@@ -17,6 +20,10 @@ export type PersistentSessionsOptions = BrokerConfig['sessions']
  * online, for session expiry. Messages the store drops (`maxQueued`) are
  * reported as `drop` events, where the dead-letter plugin picks them up.
  *
+ * Monitoring: counts expired sessions (`clientsExpired`); on the nedb store
+ * also queue depth and lag, store size on disk, stored and retained messages
+ * and disconnected sessions, as the store knows them (see metrics.ts).
+ *
  * Options default to the broker's `sessions` config section.
  */
 export default definePlugin<PersistentSessionsOptions | undefined>({
@@ -25,6 +32,9 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
     const opts = options ?? broker.config.sessions
     const log = broker.log
     let tracker: SessionTracker | undefined
+    let nedb: NedbPersistence | undefined
+    const expired = defineSysMetric(broker.metrics, SYS_METRICS.clientsExpired)
+    if (opts.store === 'nedb') defineStoreMetrics(broker.metrics, () => nedb)
 
     const onDrop = (drop: StoreDrop): void => {
       const message = toMessage(drop)
@@ -41,9 +51,11 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
         compactInterval: opts.compactInterval,
         redisUrl: broker.config.cluster.redis,
         onDrop,
+        onExpire: () => { expired.inc() },
         log,
       })
       tracker = built.tracker
+      nedb = built.nedb
       return built.persistence
     })
 

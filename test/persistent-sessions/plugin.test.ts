@@ -6,6 +6,7 @@ import { validateConfig } from '../../src/config/load.js'
 import { BrokerEvents, type DropEvent } from '../../src/core/events.js'
 import type { BrokerApi, PersistenceFactory } from '../../src/core/plugin-api.js'
 import type { ClientInfo } from '../../src/core/message.js'
+import { createMetricsRegistry } from '../../src/sys/metrics.js'
 import { collectMessages, connectClient } from '../helpers/clients.js'
 import { captureLog, tempDir } from './helpers.js'
 
@@ -81,7 +82,7 @@ describe('persistent-sessions plugin', () => {
     let factory: PersistenceFactory | undefined
     const closers: Array<() => unknown> = []
     const api = {
-      id: 'b', log: captureLog().log, config, events,
+      id: 'b', log: captureLog().log, config, events, metrics: createMetricsRegistry(),
       usePersistence: (f: PersistenceFactory) => { factory = f },
       onClose: (f: () => unknown) => { closers.push(f) },
     } as unknown as BrokerApi

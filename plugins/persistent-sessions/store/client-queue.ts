@@ -7,6 +7,10 @@ export interface MessageBody {
   readonly id: string
   /** Queue entries pointing at it; the document goes when this reaches 0. */
   refs: number
+  /** Payload bytes. */
+  readonly bytes: number
+  /** Epoch ms it was queued (consumer lag). */
+  readonly at: number
 }
 
 /** One entry of a client's outgoing queue. */

@@ -42,8 +42,8 @@ export type StoreDoc =
   | { _id: string, t: 'r', p: EncodedPacket }
   /** All subscriptions of one client; logical key: the client. */
   | { _id: string, t: 's', c: string, l: SubscriptionDoc[] }
-  /** The body of a queued message, shared by every queue entry that points to it. */
-  | { _id: string, t: 'm', p: EncodedPacket }
+  /** The body of a queued message, shared by every queue entry that points to it; `a`: epoch ms queued (absent in older files). */
+  | { _id: string, t: 'm', p: EncodedPacket, a?: number }
   /**
    * One entry of a client's outgoing queue; logical key: `s`, its position
    * (queue order). `m` points to the message body; `mid` is the packet id once

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises'
 import Datastore from 'nedb-promises'
 import type { Logger } from 'pino'
 import { escapeLineBreaks, type StoreDoc } from './codec.js'
@@ -97,6 +98,17 @@ export class Datafile {
     this.#appended += inserted + removed
     if (this.#compacting !== undefined || this.filename === undefined || this.#appended < Math.max(GROWTH_MIN_LINES, GROWTH_FACTOR * this.#live)) return
     this.compact().catch((err: unknown) => this.#log.error({ err, file: this.filename }, 'session store compaction failed'))
+  }
+
+  /** Bytes on disk now (nedb rewrites through `<file>~`; between its steps only that may exist). */
+  async size (): Promise<number> {
+    if (this.filename === undefined) return 0
+    for (const file of [this.filename, this.filename + '~']) {
+      try {
+        return (await stat(file)).size
+      } catch {}
+    }
+    return 0
   }
 
   /** No more compactions; waits for a running one. */

@@ -55,6 +55,11 @@ export class SessionClock {
     return previous?.docId
   }
 
+  /** Offline clients with a session (the store's `clients/disconnected`). */
+  get offlineCount (): number {
+    return this.#seen.size
+  }
+
   isOnline (clientId: string): boolean {
     return this.#online.has(clientId)
   }

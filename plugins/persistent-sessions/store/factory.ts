@@ -29,6 +29,8 @@ export interface StoreSpec {
   /** `redis://…` for the redis backend. */
   redisUrl?: string
   onDrop: DropListener
+  /** Told about every session expiry removes (nedb only: the others do not expire sessions). */
+  onExpire?: (clientId: string) => void
   log: Logger
 }
 
@@ -36,6 +38,8 @@ export interface StoreSpec {
 export interface BuiltStore {
   persistence: object
   tracker: SessionTracker | undefined
+  /** The nedb store, which keeps figures for `$SYS` and `/metrics`. */
+  nedb?: NedbPersistence
 }
 
 // aedes-persistence is CommonJS and its typings declare an ESM default export
@@ -56,9 +60,10 @@ export async function createStore (spec: StoreSpec): Promise<BuiltStore> {
         maxQueued: spec.maxQueued,
         compactInterval: spec.compactInterval,
         onDrop: spec.onDrop,
+        ...(spec.onExpire !== undefined ? { onExpire: spec.onExpire } : {}),
         log: spec.log,
       })
-      return { persistence: store, tracker: store }
+      return { persistence: store, tracker: store, nedb: store }
     }
     case 'memory':
       spec.log.warn('sessions.store is "memory": sessions and retained messages are lost on restart; maxQueued and sessionExpiry are not enforced')

@@ -9,6 +9,7 @@ import { every } from './periodic.js'
 import { restoreState } from './restore.js'
 import { SessionState } from './session-state.js'
 import type { BrokerRef, Brokers, ClientRef, DropListener, StoredPacket, SubscriptionInput, TopicSubscription } from './types.js'
+import type { StoreFigures } from './tally.js'
 import { WriteBatcher, type BatchStats } from './write-batcher.js'
 
 /** Options of the nedb session store. */
@@ -23,6 +24,8 @@ export interface NedbPersistenceOptions {
   compactInterval?: number
   /** Told about every message the store drops (never silent). */
   onDrop?: DropListener
+  /** Told about every session removed by expiry. */
+  onExpire?: (clientId: string) => void
   log?: Logger
   /** Clock, for tests. */
   now?: () => number
@@ -56,6 +59,7 @@ export class NedbPersistence {
       maxQueued: options.maxQueued ?? 0,
       compactInterval: options.compactInterval ?? 3600,
       onDrop: options.onDrop ?? (() => {}),
+      onExpire: options.onExpire ?? (() => {}),
       log: options.log ?? noopLog,
       now: options.now ?? Date.now,
     }
@@ -68,12 +72,22 @@ export class NedbPersistence {
       put: (doc) => this.#batch.put(doc),
       del: (id) => this.#batch.del(id),
       next: () => ++this.#lastWrite,
-    }, { maxQueued: this.#opts.maxQueued, onDrop: this.#opts.onDrop })
+    }, { maxQueued: this.#opts.maxQueued, onDrop: this.#opts.onDrop, now: this.#opts.now })
   }
 
   /** The broker given to `setup` (the upstream suite reads it). */
   get broker (): BrokerRef | undefined {
     return this.#broker
+  }
+
+  /** What the store holds now: running counts, free to read at every `$SYS` tick or scrape. */
+  figures (): StoreFigures {
+    return this.#state.figures()
+  }
+
+  /** Size of the datafile on disk (one stat; 0 in memory or before the first write). */
+  diskBytes (): Promise<number> {
+    return this.#file.size()
   }
 
   /** Write-batch counters. */
@@ -87,7 +101,7 @@ export class NedbPersistence {
     const { filename, log } = this.#opts
     const started = Date.now()
     const docs = await this.#file.load()
-    const restored = restoreState(docs, this.#state)
+    const restored = restoreState(docs, this.#state, this.#opts.now())
     this.#lastWrite = restored.lastWrite
     for (const id of restored.obsolete) this.#batch.del(id)
     // Sessions the file has no last-seen time for were online at the stop: count from now.
@@ -293,6 +307,7 @@ export class NedbPersistence {
       const lastSeen = this.#state.clock.lastSeen(clientId)
       const removed = this.#state.removeSession(clientId)
       this.#opts.log.info({ clientId, lastSeen, ...removed }, 'session expired and removed')
+      this.#opts.onExpire(clientId)
     }
     await this.#batch.commit()
     return expired

@@ -3,6 +3,7 @@ import { decodePacket, decodeSubscription, type StoreDoc } from './codec.js'
 import { Packet } from './packet.js'
 import { priorityOf } from './queue-bound.js'
 import type { SessionState } from './session-state.js'
+import { payloadBytes } from './tally.js'
 import type { StoredPacket } from './types.js'
 
 /**
@@ -26,7 +27,8 @@ export interface RestoreResult {
 
 type Doc<K extends StoreDoc['t']> = Extract<StoreDoc, { t: K }>
 
-export function restoreState (docs: readonly StoreDoc[], state: SessionState): RestoreResult {
+/** `loadedAt`: the queue time of bodies from files written before queue times were recorded. */
+export function restoreState (docs: readonly StoreDoc[], state: SessionState, loadedAt: number): RestoreResult {
   const obsolete: string[] = []
   let lastWrite = 0
   let orphans = 0
@@ -57,12 +59,16 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState): R
   const entries: Array<Doc<'q'>> = []
   for (const { doc } of latest.values()) {
     switch (doc.t) {
-      case 'r': state.retained.set(String(doc.p.f.topic), { packet: decodePacket(doc.p), docId: doc._id }); break
+      case 'r': state.restoreRetained(String(doc.p.f.topic), { packet: decodePacket(doc.p), docId: doc._id }); break
       case 's':
         state.subs.add(doc.c, doc.l.map(decodeSubscription))
         state.subDocs.set(doc.c, doc._id)
         break
-      case 'm': bodies.set(doc._id, { body: { id: doc._id, refs: 0 }, packet: decodePacket(doc.p) }); break
+      case 'm': {
+        const packet = decodePacket(doc.p)
+        bodies.set(doc._id, { body: { id: doc._id, refs: 0, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, packet })
+        break
+      }
       case 'q': entries.push(doc); break
       case 'i': restoreIncoming(state, doc); break
       case 'w': state.wills.set(doc.c, { packet: decodePacket(doc.p), docId: doc._id }); break
@@ -81,8 +87,11 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState): R
     }
     state.restoreEntry(doc.c, entry)
   }
-  for (const { body } of bodies.values()) {
+  // held bodies in queue order (write numbers increase), so the tally's first is the oldest
+  const held = [...bodies.values()].map((b) => b.body).sort((a, b) => parseInt(a.id, 36) - parseInt(b.id, 36))
+  for (const body of held) {
     if (body.refs === 0) obsolete.push(body.id)
+    else state.tally.hold(body)
   }
 
   const unseen: string[] = []

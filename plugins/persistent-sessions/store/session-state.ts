@@ -4,6 +4,7 @@ import { SessionClock } from './expiry.js'
 import { Packet } from './packet.js'
 import { priorityOf } from './queue-bound.js'
 import { SubscriptionIndex } from './subscription-index.js'
+import { payloadBytes, StoreTally, type StoreFigures } from './tally.js'
 import type { DropListener, StoredPacket } from './types.js'
 
 /**
@@ -30,6 +31,8 @@ export interface StateOptions {
   /** Most entries per client queue; 0 = unbounded. */
   maxQueued: number
   onDrop: DropListener
+  /** Clock for queue times. */
+  now: () => number
 }
 
 export const docId = (w: number): string => w.toString(36)
@@ -43,6 +46,7 @@ export class SessionState {
   readonly incoming = new Map<string, Map<number, Stored>>()
   readonly wills = new Map<string, Stored>()
   readonly clock = new SessionClock()
+  readonly tally = new StoreTally()
   readonly #w: DocWriter
   readonly #opts: StateOptions
 
@@ -56,18 +60,32 @@ export class SessionState {
     return this.subs.has(clientId) || this.queues.has(clientId) || this.incoming.has(clientId)
   }
 
+  /** What the store holds now (running counts: no scan). */
+  figures (): StoreFigures {
+    return this.tally.figures(this.clock.offlineCount)
+  }
+
   setRetained (packet: StoredPacket): void {
     const topic = String(packet.topic)
     const previous = this.retained.get(topic)
     if (previous !== undefined) this.#w.del(previous.docId)
+    const before = previous === undefined ? undefined : payloadBytes(previous.packet)
     // An empty payload clears the retained message [MQTT-3.3.1-10].
     if (packet.payload === undefined || packet.payload.length === 0) {
       this.retained.delete(topic)
+      this.tally.retain(before, undefined)
       return
     }
     const id = docId(this.#w.next())
     this.#w.put({ _id: id, t: 'r', p: encodePacket(packet) })
     this.retained.set(topic, { packet, docId: id })
+    this.tally.retain(before, payloadBytes(packet))
+  }
+
+  /** A retained message read back from the datafile (no write). */
+  restoreRetained (topic: string, stored: Stored): void {
+    this.retained.set(topic, stored)
+    this.tally.retain(undefined, payloadBytes(stored.packet))
   }
 
   /** Rewrites the client's subscriptions document from the index (one line per change). */
@@ -89,8 +107,9 @@ export class SessionState {
     if (clientIds.length === 0) return
     // refs starts at 1, a guard held for the loop: a bound drop of the first
     // copy must not release the body the next copies still need.
-    const body: MessageBody = { id: docId(this.#w.next()), refs: 1 }
-    this.#w.put({ _id: body.id, t: 'm', p: encodePacket(new Packet(packet)) })
+    const body: MessageBody = { id: docId(this.#w.next()), refs: 1, bytes: payloadBytes(packet), at: this.#opts.now() }
+    this.#w.put({ _id: body.id, t: 'm', p: encodePacket(new Packet(packet)), a: body.at })
+    this.tally.hold(body)
     const priority = priorityOf(packet)
     for (const clientId of clientIds) {
       const seq = this.#w.next()
@@ -98,6 +117,7 @@ export class SessionState {
       body.refs++
       this.#w.put(this.#entryDoc(clientId, entry))
       this.#queue(clientId).push(entry)
+      this.tally.queued++
       this.enforceBound(clientId)
     }
     // Every copy dropped at once: the body goes too (its put is cancelled unwritten).
@@ -114,6 +134,7 @@ export class SessionState {
       const body = entry.body
       // a copy: aedes goes on using its own PUBREL object
       queue.replace(entry, { ...packet })
+      if (body !== undefined) this.tally.queued--
       this.#release(body)
     } else if (entry.packet.messageId === packet.messageId) {
       return true // redelivery with the id it already has: nothing changes
@@ -234,6 +255,7 @@ export class SessionState {
   /** Adds an entry read back from the datafile (no write). */
   restoreEntry (clientId: string, entry: QueueEntry): void {
     this.#queue(clientId).push(entry)
+    if (entry.body !== undefined) this.tally.queued++
   }
 
   #queue (clientId: string): ClientQueue {
@@ -249,6 +271,7 @@ export class SessionState {
     queue.remove(entry)
     if (queue.size === 0) this.queues.delete(clientId)
     this.#w.del(entry.docId)
+    if (entry.body !== undefined) this.tally.queued--
     this.#release(entry.body)
   }
 
@@ -256,7 +279,10 @@ export class SessionState {
   #release (body: MessageBody | undefined): void {
     if (body === undefined) return
     body.refs--
-    if (body.refs === 0) this.#w.del(body.id)
+    if (body.refs === 0) {
+      this.#w.del(body.id)
+      this.tally.release(body)
+    }
   }
 
   #entryDoc (clientId: string, entry: QueueEntry): StoreDoc {

@@ -1,0 +1,61 @@
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { openStore, publish, tempDir } from './helpers.js'
+
+/** The nedb store's running figures (what /metrics and $SYS read), against a fake clock. */
+describe('nedb store figures', () => {
+  test('queued, oldest queue time, stored messages and bytes follow every change and survive a restart', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    let now = 1_000
+    const { store } = await openStore(file, { now: () => now, maxQueued: 3 })
+    const two = [{ clientId: 'a' }, { clientId: 'b' }]
+    const first = publish('t', Buffer.alloc(10))
+    await store.outgoingEnqueueCombi(two, first)
+    now = 2_000
+    const second = publish('t', 'x'.repeat(20), { qos: 2 })
+    await store.outgoingEnqueueCombi(two, second)
+    await store.storeRetained({ cmd: 'publish', topic: 'r', payload: Buffer.alloc(5), qos: 0, retain: true })
+    expect(store.figures()).toEqual({ queued: 4, oldestQueuedAt: 1_000, messages: 3, messageBytes: 35, retained: 1, disconnected: 0 })
+
+    // a acks the first; b still holds it, so it stays the oldest
+    await store.outgoingUpdate({ id: 'a' }, { ...first, messageId: 1 })
+    await store.outgoingClearMessageId({ id: 'a' }, { cmd: 'puback', messageId: 1 })
+    expect(store.figures()).toMatchObject({ queued: 3, oldestQueuedAt: 1_000, messages: 3 })
+    await store.outgoingUpdate({ id: 'b' }, { ...first, messageId: 1 })
+    await store.outgoingClearMessageId({ id: 'b' }, { cmd: 'puback', messageId: 1 })
+    expect(store.figures()).toMatchObject({ queued: 2, oldestQueuedAt: 2_000, messages: 2, messageBytes: 25 })
+
+    // a's QoS 2 copy: PUBREC received, a PUBREL is owed — handshake state, not a waiting message
+    await store.outgoingUpdate({ id: 'a' }, { ...second, messageId: 2 })
+    await store.outgoingUpdate({ id: 'a' }, { cmd: 'pubrel', messageId: 2 })
+    expect(store.figures()).toMatchObject({ queued: 1, oldestQueuedAt: 2_000, messages: 2 })
+
+    // over maxQueued (3) for b: the oldest lowest-priority copy goes, and with it the body
+    now = 3_000
+    for (const i of [1, 2, 3]) await store.outgoingEnqueueCombi([{ clientId: 'b' }], publish('t', Buffer.alloc(i)))
+    expect(store.figures()).toMatchObject({ queued: 3, oldestQueuedAt: 3_000, messages: 4, messageBytes: 5 + 6 })
+
+    await store.markOffline('a')
+    await store.markOffline('b')
+    expect(store.figures().disconnected).toBe(2)
+    await store.destroy()
+
+    now = 9_000
+    const { store: reopened } = await openStore(file, { now: () => now })
+    expect(reopened.figures()).toEqual({ queued: 3, oldestQueuedAt: 3_000, messages: 4, messageBytes: 11, retained: 1, disconnected: 2 })
+  })
+
+  test('an expired session leaves the figures and is reported', async () => {
+    const expired: string[] = []
+    let now = 1_000
+    const { store } = await openStore(join(tempDir(), 'sessions.db'), { now: () => now, sessionExpiry: 60, onExpire: (id) => expired.push(id) })
+    await store.addSubscriptions({ id: 'gone' }, [{ topic: 't', qos: 1 }])
+    await store.outgoingEnqueueCombi([{ clientId: 'gone' }], publish('t', 'payload'))
+    await store.markOffline('gone')
+    expect(store.figures()).toMatchObject({ queued: 1, messages: 1, disconnected: 1 })
+    now += 60_000
+    expect(await store.sweep()).toEqual(['gone'])
+    expect(expired).toEqual(['gone'])
+    expect(store.figures()).toEqual({ queued: 0, oldestQueuedAt: undefined, messages: 0, messageBytes: 0, retained: 0, disconnected: 0 })
+  })
+})
