@@ -62,6 +62,21 @@ async function figures (metricsUrl: string): Promise<Record<string, number | und
     'midge_clients_disconnected', 'midge_clients_expired_total', 'midge_store_bytes', 'midge_session_oldest_queued_age_seconds'].map((k) => [k, value(k)]))
 }
 
+/**
+ * midge_store_bytes once the file stops changing under it (acks are written
+ * a moment after they are processed): the figure must then be the file size.
+ * Fails if the two never agree.
+ */
+async function storeBytesMatchesFile (metricsUrl: string, file: string): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const before = (await scrape(metricsUrl)).value('midge_store_bytes')
+    const size = statSync(file).size
+    const after = (await scrape(metricsUrl)).value('midge_store_bytes')
+    if (before === size && after === size) return size
+  }
+  throw new Error(`midge_store_bytes never matched the size of ${file}`)
+}
+
 describe('session store figures in /metrics and $SYS', () => {
   test('exact after known traffic, the same after a restart, back to 0 once the sessions drain', async () => {
     const dataDir = tempDir()
@@ -71,14 +86,14 @@ describe('session store figures in /metrics and $SYS', () => {
     await knownTraffic(first.url)
     const before = await figures(first.metricsUrl)
     expect(before).toMatchObject(expected)
-    expect(before.midge_store_bytes).toBe(statSync(file).size)
+    await storeBytesMatchesFile(first.metricsUrl, file)
     expect(before.midge_session_oldest_queued_age_seconds).toBeGreaterThan(0)
     await first.broker.close()
 
     const second = await start(dataDir)
     const after = await figures(second.metricsUrl)
     expect(after).toMatchObject(expected)
-    expect(after.midge_store_bytes).toBe(statSync(file).size)
+    await storeBytesMatchesFile(second.metricsUrl, file)
     // the queue time survived the restart: the oldest message is as old as the first publish
     expect(after.midge_session_oldest_queued_age_seconds).toBeGreaterThanOrEqual(before.midge_session_oldest_queued_age_seconds ?? 0)
     expect(after.midge_session_oldest_queued_age_seconds).toBeLessThanOrEqual((Date.now() - t0) / 1000)
@@ -103,15 +118,13 @@ describe('session store figures in /metrics and $SYS', () => {
       midge_store_message_bytes: 8,
       midge_clients_disconnected: 1, // a left again, its subscription stays
     })
-    const drained = await figures(second.metricsUrl)
-    expect(drained.midge_store_bytes).toBe(statSync(file).size)
+    const drainedBytes = await storeBytesMatchesFile(second.metricsUrl, file)
     await second.broker.close()
 
     // the acks appended removals; the next start compacts them away, and the figure follows the file
     const third = await start(dataDir)
     const compacted = await figures(third.metricsUrl)
-    expect(compacted.midge_store_bytes).toBe(statSync(file).size)
-    expect(compacted.midge_store_bytes).toBeLessThan(drained.midge_store_bytes ?? 0)
+    expect(await storeBytesMatchesFile(third.metricsUrl, file)).toBeLessThan(drainedBytes)
     expect(compacted).toMatchObject({ midge_session_queued_messages: 0, midge_store_messages: 2, midge_retained_messages: 2, midge_clients_disconnected: 2 })
   })
 

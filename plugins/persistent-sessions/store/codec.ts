@@ -42,8 +42,14 @@ export type StoreDoc =
   | { _id: string, t: 'r', p: EncodedPacket }
   /** All subscriptions of one client; logical key: the client. */
   | { _id: string, t: 's', c: string, l: SubscriptionDoc[] }
-  /** The body of a queued message, shared by every queue entry that points to it; `a`: epoch ms queued (absent in older files). */
-  | { _id: string, t: 'm', p: EncodedPacket, a?: number }
+  /**
+   * The body of a queued message, shared by every queue entry that points to
+   * it. `j`: the encoded packet as one JSON string (older files: `p`, the
+   * object), `a`: epoch ms queued (absent in older files). Bodies are most of
+   * the file, and nedb calls hooks per key on every load, copy and
+   * compaction: one string field costs it one call instead of a dozen.
+   */
+  | { _id: string, t: 'm', j?: string, p?: EncodedPacket, a?: number }
   /**
    * One entry of a client's outgoing queue; logical key: `s`, its position
    * (queue order). `m` points to the message body; `mid` is the packet id once
@@ -87,10 +93,22 @@ export function encodePacket (packet: StoredPacket): EncodedPacket {
   return out
 }
 
+/** A queued message's body document fields: the packet as one JSON string. */
+export function encodeBody (packet: StoredPacket): string {
+  return JSON.stringify(encodePacket(packet))
+}
+
+/** The packet of a body document, either shape. */
+export function decodeBody (doc: { j?: string, p?: EncodedPacket }): StoredPacket | undefined {
+  if (doc.j !== undefined) return decodePacket(JSON.parse(doc.j) as EncodedPacket)
+  return doc.p === undefined ? undefined : decodePacket(doc.p)
+}
+
 /** Decodes to a plain object with the fields (and payload type) that went in. */
 export function decodePacket (encoded: EncodedPacket): StoredPacket {
   const packet: StoredPacket = { ...encoded.f }
-  if (encoded.x !== undefined) Object.assign(packet, JSON.parse(encoded.x, untagBuffers) as object)
+  // the reviver (one call per key) only where a Buffer was tagged
+  if (encoded.x !== undefined) Object.assign(packet, JSON.parse(encoded.x, encoded.x.includes(BUFFER_TAG) ? untagBuffers : undefined) as object)
   if (encoded.b !== undefined) packet.payload = Buffer.from(encoded.b, 'base64')
   else if (encoded.s !== undefined) packet.payload = encoded.s
   return packet

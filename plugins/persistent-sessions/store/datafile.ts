@@ -2,11 +2,11 @@ import { stat } from 'node:fs/promises'
 import Datastore from 'nedb-promises'
 import type { Logger } from 'pino'
 import { escapeLineBreaks, type StoreDoc } from './codec.js'
-import { checkDatafile } from './integrity.js'
+import { checkDatafile, cutTornTail, looksLikeDocument } from './integrity.js'
 import type { BatchSink } from './write-batcher.js'
 
 /** What nedb-promises forwards to @seald-io/nedb through its proxy, beyond its typings. */
-type NedbStore = ReturnType<typeof Datastore.create> & { compactDatafileAsync(): Promise<void> }
+type NedbStore = ReturnType<typeof Datastore.create> & { compactDatafileAsync(): Promise<void>, getAllData(): unknown[] }
 
 /**
  * nedb appends every change; only compaction gives the space back. Besides the
@@ -40,10 +40,15 @@ export class Datafile {
     this.#db = Datastore.create({
       filename,
       inMemoryOnly: filename === undefined,
-      // Any bad line fails the load; checkDatafile runs first and says which.
+      // Any bad line fails the load; checkDatafile then says which.
       corruptAlertThreshold: 0,
       afterSerialization: escapeLineBreaks,
-      beforeDeserialization: (line) => line,
+      // nedb skips valid JSON that is not a document without a word; counted
+      // as corrupt instead, it fails the load before nedb rewrites the file
+      beforeDeserialization: (line) => {
+        if (!looksLikeDocument(line)) throw new Error('not a document')
+        return line
+      },
     }) as NedbStore
   }
 
@@ -58,16 +63,24 @@ export class Datafile {
    * `StoreCorruptError`), loads it (nedb compacts while loading) and returns
    * every document.
    */
-  async load (): Promise<StoreDoc[]> {
-    if (this.filename !== undefined) {
-      const report = await checkDatafile(this.filename)
+  async load (): Promise<readonly StoreDoc[]> {
+    const filename = this.filename
+    if (filename !== undefined) {
+      const report = await cutTornTail(filename)
       if (report?.tornTail !== undefined) {
         this.#log.warn({ file: report.file, line: report.tornTail.line, bytes: report.tornTail.bytes },
           'session store: cut off an incomplete last line (a write interrupted by a crash; it was never acknowledged)')
       }
     }
-    await this.#db.load()
-    const docs = await this.#db.find<StoreDoc>({})
+    try {
+      await this.#db.load()
+    } catch (err) {
+      // nedb refused a line it could not parse: the full scan names it (and throws StoreCorruptError)
+      if (filename !== undefined) await checkDatafile(filename)
+      throw err
+    }
+    // nedb's own documents, not copies (find() deep-copies each): read-only from here on
+    const docs = this.#db.getAllData() as StoreDoc[]
     this.#live = docs.length
     return docs
   }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { access, truncate } from 'node:fs/promises'
+import { access, open, truncate } from 'node:fs/promises'
 import { StoreCorruptError } from './errors.js'
 
 /**
@@ -25,6 +25,68 @@ export interface IntegrityReport {
   documents: number
   /** Set when a torn last line was cut off. */
   tornTail?: { line: number, bytes: number }
+}
+
+/**
+ * The cheap check done at every start: only the last line is read, and only
+ * when the file does not end with a newline (nedb ends every append with
+ * one). An unterminated last line that is not a document is a torn append:
+ * cut off and reported, as {@link checkDatafile} would. Damage further up is
+ * left to the load (see {@link looksLikeDocument}), which then runs the full
+ * scan to name the line; nedb rewrites the file only after a clean load. Returns the file checked, or undefined if none.
+ */
+export async function cutTornTail (filename: string): Promise<{ file: string, tornTail?: { line: number, bytes: number } } | undefined> {
+  const file = await exists(filename) ? filename : await exists(filename + '~') ? filename + '~' : undefined
+  if (file === undefined) return undefined
+  const handle = await open(file, 'r+')
+  try {
+    const size = (await handle.stat()).size
+    if (size === 0) return { file }
+    const last = Buffer.alloc(1)
+    await handle.read(last, 0, 1, size - 1)
+    if (last[0] === 0x0a) return { file }
+    // read back to the previous newline, in chunks (a line may hold a large payload)
+    const chunks: Buffer[] = []
+    let start = size
+    let lineStart = -1
+    while (start > 0 && lineStart < 0) {
+      const length = Math.min(64 * 1024, start)
+      start -= length
+      const chunk = Buffer.alloc(length)
+      await handle.read(chunk, 0, length, start)
+      chunks.unshift(chunk)
+      const nl = chunk.lastIndexOf(0x0a)
+      if (nl >= 0) lineStart = start + nl + 1
+    }
+    if (lineStart < 0) lineStart = 0
+    const tail = Buffer.concat(chunks).subarray(lineStart - start)
+    if (badDocument(tail.toString('utf8')) === undefined) return { file }
+    await handle.truncate(lineStart)
+    // line number for the report: count the lines before it (rare path: only after a crash)
+    return { file, tornTail: { line: await countLines(file) + 1, bytes: tail.length } }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Per-line guard for nedb's load hook. nedb skips, without a word, valid
+ * JSON that is not a document (`42`, `{}`): damage all the same. Every line
+ * midge writes starts `{"_id":` (or `{"$$` for nedb's own records), so the
+ * guard costs a prefix test; anything else is parsed to decide.
+ */
+export function looksLikeDocument (line: string): boolean {
+  if (line === '') return true
+  if ((line.startsWith('{"_id":') || line.startsWith('{"$$')) && line.charCodeAt(line.length - 1) === 0x7d) return true
+  return badDocument(line) === undefined
+}
+
+async function countLines (file: string): Promise<number> {
+  let n = 0
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++
+  }
+  return n
 }
 
 /**

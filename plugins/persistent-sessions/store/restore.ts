@@ -1,5 +1,5 @@
 import type { MessageBody, QueueEntry } from './client-queue.js'
-import { decodePacket, decodeSubscription, type StoreDoc } from './codec.js'
+import { decodeBody, decodePacket, decodeSubscription, type StoreDoc } from './codec.js'
 import { Packet } from './packet.js'
 import { priorityOf } from './queue-bound.js'
 import type { SessionState } from './session-state.js'
@@ -33,30 +33,48 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
   let lastWrite = 0
   let orphans = 0
 
-  // 1. newest version of each logical record
+  // 1. newest version of each logical record. Bodies and queue entries are
+  // nearly every document: kept out of the string-keyed map (a body is never
+  // rewritten, an entry's identity is its numeric position).
   const latest = new Map<string, { doc: StoreDoc, w: number }>()
+  const latestEntries = new Map<number, { doc: Doc<'q'>, w: number }>()
+  const bodyDocs: Array<{ doc: Doc<'m'>, w: number }> = []
+  const keep = <K>(map: Map<K, { doc: StoreDoc, w: number }>, key: K, doc: StoreDoc, w: number): void => {
+    const seen = map.get(key)
+    if (seen === undefined) {
+      map.set(key, { doc, w })
+    } else if (w > seen.w) {
+      obsolete.push(seen.doc._id)
+      map.set(key, { doc, w })
+    } else {
+      obsolete.push(doc._id)
+    }
+  }
   for (const doc of docs) {
     const w = parseInt(doc._id, 36)
-    const key = logicalKey(doc)
+    const key = doc.t === 'm' || doc.t === 'q' ? '' : logicalKey(doc)
     if (!Number.isSafeInteger(w) || key === undefined) {
       obsolete.push(doc._id)
       continue
     }
     if (w > lastWrite) lastWrite = w
-    const seen = latest.get(key)
-    if (seen === undefined) {
-      latest.set(key, { doc, w })
-    } else if (w > seen.w) {
-      obsolete.push(seen.doc._id)
-      latest.set(key, { doc, w })
-    } else {
-      obsolete.push(doc._id)
-    }
+    if (doc.t === 'm') bodyDocs.push({ doc, w })
+    else if (doc.t === 'q') keep(latestEntries as Map<number, { doc: StoreDoc, w: number }>, doc.s, doc, w)
+    else keep(latest, key, doc, w)
   }
 
   // 2. message bodies first: queue entries point at them
+  // in write order, so that the tally's first held body is the oldest
+  bodyDocs.sort((a, b) => a.w - b.w)
   const bodies = new Map<string, { body: MessageBody, packet: StoredPacket }>()
-  const entries: Array<Doc<'q'>> = []
+  for (const { doc } of bodyDocs) {
+    const packet = decodeBody(doc)
+    if (packet === undefined) {
+      obsolete.push(doc._id)
+      continue
+    }
+    bodies.set(doc._id, { body: { id: doc._id, refs: 0, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, packet })
+  }
   for (const { doc } of latest.values()) {
     switch (doc.t) {
       case 'r': state.restoreRetained(String(doc.p.f.topic), { packet: decodePacket(doc.p), docId: doc._id }); break
@@ -64,17 +82,12 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
         state.subs.add(doc.c, doc.l.map(decodeSubscription))
         state.subDocs.set(doc.c, doc._id)
         break
-      case 'm': {
-        const packet = decodePacket(doc.p)
-        bodies.set(doc._id, { body: { id: doc._id, refs: 0, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, packet })
-        break
-      }
-      case 'q': entries.push(doc); break
       case 'i': restoreIncoming(state, doc); break
       case 'w': state.wills.set(doc.c, { packet: decodePacket(doc.p), docId: doc._id }); break
       case 'c': state.clock.restore(doc.c, { at: doc.seen, docId: doc._id }); break
     }
   }
+  const entries = [...latestEntries.values()].map((e) => e.doc)
 
   // 3. queues, in their original order
   entries.sort((a, b) => a.s - b.s)
@@ -87,9 +100,7 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
     }
     state.restoreEntry(doc.c, entry)
   }
-  // held bodies in queue order (write numbers increase), so the tally's first is the oldest
-  const held = [...bodies.values()].map((b) => b.body).sort((a, b) => parseInt(a.id, 36) - parseInt(b.id, 36))
-  for (const body of held) {
+  for (const { body } of bodies.values()) {
     if (body.refs === 0) obsolete.push(body.id)
     else state.tally.hold(body)
   }

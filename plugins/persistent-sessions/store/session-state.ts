@@ -1,5 +1,5 @@
 import { ClientQueue, type MessageBody, type QueueEntry } from './client-queue.js'
-import { encodePacket, encodeSubscription, type StoreDoc } from './codec.js'
+import { encodeBody, encodePacket, encodeSubscription, type StoreDoc } from './codec.js'
 import { SessionClock } from './expiry.js'
 import { Packet } from './packet.js'
 import { priorityOf } from './queue-bound.js'
@@ -108,7 +108,7 @@ export class SessionState {
     // refs starts at 1, a guard held for the loop: a bound drop of the first
     // copy must not release the body the next copies still need.
     const body: MessageBody = { id: docId(this.#w.next()), refs: 1, bytes: payloadBytes(packet), at: this.#opts.now() }
-    this.#w.put({ _id: body.id, t: 'm', p: encodePacket(new Packet(packet)), a: body.at })
+    this.#w.put({ _id: body.id, t: 'm', j: encodeBody(new Packet(packet)), a: body.at })
     this.tally.hold(body)
     const priority = priorityOf(packet)
     for (const clientId of clientIds) {
