@@ -130,6 +130,7 @@ async function runOne (scenario: Scenario, broker: BrokerName, order: number, ro
       port: running.port,
       quick,
       rss: async () => (await running.memory()).rss,
+      cpu: () => running.cpu(),
       log,
       warn: (message) => { warnings.push(message) },
     }
@@ -163,7 +164,10 @@ function repeatCount (): number {
 async function main (): Promise<number> {
   const quick = args.quick
   const brokers = selectBrokers()
-  const scenarios = selectScenarios()
+  const chosen = selectScenarios()
+  const scenarios = chosen.filter((s) => brokersFor(s, brokers).length > 0)
+  const idle = chosen.filter((s) => !scenarios.includes(s)).map((s) => s.name)
+  if (idle.length > 0) notes.push(`not run, none of their brokers selected: ${idle.join(', ')}`)
   const repeats = repeatCount()
   const fdLimit = openFilesLimit()
   const runs: RunResult[] = []

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { MIDGE_BENCH_CONFIG, MIDGE_VARIANTS, type BrokerName } from './broker-names.js'
+import { cpuOf, type CpuSample } from './cpu.js'
 import { mergeJson, type Json } from './json.js'
 import { sleep, withTimeout } from './time.js'
 
@@ -39,6 +40,8 @@ export interface BrokerProcess {
   readonly info: Json
   /** RSS (after a full GC for Node brokers). */
   memory(): Promise<MemoryReport>
+  /** CPU time so far, all threads (NaN where procfs has no schedstat). */
+  cpu(): Promise<CpuSample>
   /** Whether the process ended on its own (a crash, from the bench's point of view). */
   exited(): boolean
   /** Last lines the broker wrote to stderr, for error reports. */
@@ -142,6 +145,7 @@ async function startNode (name: BrokerName, script: string, args: string[], clea
     port: started.port,
     pid: started.pid,
     info: { ...started.info, ...extraInfo },
+    cpu: () => cpuOf(started.pid),
     exited: () => child.exitCode !== null || child.signalCode !== null,
     stderrTail,
     stop: async () => {
@@ -218,6 +222,7 @@ async function startMosquitto (extraConf: readonly string[]): Promise<BrokerProc
     exited: () => !alive(),
     stderrTail,
     memory: async () => ({ rss: await procRss(pid) }),
+    cpu: () => cpuOf(pid),
     stop: async () => {
       await stopChild(child)
       await rm(dir, { recursive: true, force: true })

@@ -8,7 +8,7 @@ import { closeAll, connectMany, Countdown, now, runBounded } from '../lib/load.j
 import { PublishTemplate, readStamp } from '../lib/packets.js'
 import { RawClient } from '../lib/raw-client.js'
 import { perSecond } from '../lib/stats.js'
-import { metric, type Scenario } from './types.js'
+import { cpuMetrics, metric, type Scenario } from './types.js'
 
 const WINDOW = 16
 const TOPIC = 'bench/backlog'
@@ -49,15 +49,18 @@ export const backlog: Scenario = {
         const seq = readStamp(packet.payload)
         if (seq >= 0 && seq < total && seen[seq] === 0) { seen[seq] = 1; received.add() } else duplicates++
       }
+      const cpuBefore = await ctx.cpu()
       const start = now()
       const sub = await RawClient.connect({ port: ctx.port, clientId: SUBSCRIBER, clean: false, onMessage })
       clients.push(sub)
       if (!sub.sessionPresent) throw new Error('session not present on reconnect')
       await received.wait(Math.max(1_000, deadline - now()), 'queued messages received')
+      const cpuAfter = await ctx.cpu()
       const drainMs = received.reachedAt - start
       return [
         metric('drainMs', 'drain ms', drainMs, 'lower'),
         metric('drainMsgPerSec', 'drain msg/s', perSecond(total, drainMs), 'higher'),
+        ...cpuMetrics(cpuBefore, cpuAfter, total, 'drain msg'),
         metric('publishMsgPerSec', 'publish msg/s', perSecond(total, publishMs), 'higher', true),
         metric('rssQueuedBytes', 'RSS with backlog', rssQueued, 'lower', true),
         metric('duplicates', 'duplicates', duplicates, 'lower', true),

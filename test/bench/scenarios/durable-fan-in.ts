@@ -9,7 +9,7 @@ import { closeAll, connectMany, Countdown, now, runBounded } from '../lib/load.j
 import { PublishTemplate, readStamp } from '../lib/packets.js'
 import { RawClient } from '../lib/raw-client.js'
 import { perSecond } from '../lib/stats.js'
-import { metric, type Scenario } from './types.js'
+import { cpuMetrics, metric, type Scenario } from './types.js'
 
 const PUBLISHERS = 10
 const SUBSCRIBERS = 10
@@ -50,15 +50,18 @@ export const durableFanIn: Scenario = {
       const pubs = await connectMany(PUBLISHERS, PUBLISHERS, deadline, { port: ctx.port }, 'durable-pub')
       clients.push(...pubs)
       const template = new PublishTemplate(TOPIC, 1, PAYLOAD_BYTES)
+      const cpuBefore = await ctx.cpu()
       const start = now()
       const sent = (await Promise.all(pubs.map((p, i) => runBounded(each, WINDOW, deadline, (k) => p.publish(template, i * each + k)))))
         .reduce((a, b) => a + b, 0)
       const publishedAt = now()
       await received.wait(Math.max(1_000, deadline - now()), `deliveries (${sent} of ${messages} publishes acknowledged)`)
+      const cpuAfter = await ctx.cpu()
       const elapsed = received.reachedAt - start
       if (duplicates > 0) ctx.warn(`${duplicates} duplicate deliveries (not counted)`)
       return [
         metric('deliveriesPerSec', 'msg/s delivered', perSecond(total, elapsed), 'higher'),
+        ...cpuMetrics(cpuBefore, cpuAfter, total, 'msg'),
         metric('delivered', 'delivered', received.count, 'higher', true),
         metric('duplicates', 'duplicates', duplicates, 'lower', true),
         metric('elapsedMs', 'ms', elapsed, 'lower', true),

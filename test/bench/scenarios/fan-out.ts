@@ -8,7 +8,7 @@ import { closeAll, connectMany, Countdown, now, publishMany } from '../lib/load.
 import { PublishTemplate } from '../lib/packets.js'
 import type { RawClient } from '../lib/raw-client.js'
 import { perSecond } from '../lib/stats.js'
-import { metric, type Scenario } from './types.js'
+import { cpuMetrics, metric, type Scenario } from './types.js'
 
 const SUBSCRIBERS = 100
 const PAYLOAD_BYTES = 64
@@ -43,15 +43,18 @@ export function fanOut (qos: 0 | 1, brokers?: readonly BrokerName[]): Scenario {
         if (pub === undefined) throw new Error('no publisher')
         clients.push(pub)
         const template = new PublishTemplate(topic, qos, PAYLOAD_BYTES)
+        const cpuBefore = await ctx.cpu()
         const start = now()
         const sent = await publishMany(pub, template, messages, WINDOW, deadline)
         if (qos === 0) await received.settle(1_000, Math.max(1_000, deadline - now()))
         else await received.wait(Math.max(1_000, deadline - now()), `QoS ${qos} deliveries (${sent} publishes acknowledged)`)
+        const cpuAfter = await ctx.cpu()
         if (received.count < total) ctx.warn(`${total - received.count} of ${total} QoS 0 deliveries missing (${sent} of ${messages} messages written by the publisher)`)
         const end = received.count >= total ? received.reachedAt : received.lastAt
         const elapsed = end - start
         return [
           metric('deliveriesPerSec', 'deliveries/s', perSecond(received.count, elapsed), 'higher'),
+          ...cpuMetrics(cpuBefore, cpuAfter, received.count, 'deliveries'),
           metric('delivered', 'delivered', received.count, 'higher', true),
           metric('sent', 'sent', sent, 'higher', true),
           metric('lost', 'lost', sent * SUBSCRIBERS - received.count, 'lower', true),

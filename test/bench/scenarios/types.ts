@@ -1,6 +1,7 @@
 /** The contract between the runner and a scenario. */
 import type { BrokerName } from '../lib/broker-names.js'
 import type { StartOptions } from '../lib/brokers.js'
+import type { CpuSample } from '../lib/cpu.js'
 
 export interface Metric {
   /** Stable key for the JSON output, e.g. `msgPerSec`. */
@@ -20,6 +21,8 @@ export interface ScenarioContext {
   readonly quick: boolean
   /** Broker RSS in bytes, after a full GC for the Node brokers. */
   rss(): Promise<number>
+  /** Broker CPU time so far (all its threads); take one before and one after the measured interval. */
+  cpu(): Promise<CpuSample>
   /** Progress line on stderr. */
   log(message: string): void
   /**
@@ -49,3 +52,17 @@ export interface Scenario {
 
 export const metric = (key: string, label: string, value: number, better: Metric['better'], detail = false): Metric =>
   ({ key, label, value, better, ...(detail ? { detail } : {}) })
+
+/**
+ * Work per message between two CPU samples: `events` per broker CPU-second
+ * (shown; it hardly moves with machine noise) and the broker's CPU and
+ * run-queue wait in ms (JSON only; a long wait means a contended run).
+ */
+export function cpuMetrics (before: CpuSample, after: CpuSample, events: number, unit = 'msg'): Metric[] {
+  const cpuMs = after.cpuMs - before.cpuMs
+  return [
+    metric('perCpuSec', `${unit}/CPU-s`, cpuMs > 0 ? (events * 1000) / cpuMs : Number.NaN, 'higher'),
+    metric('brokerCpuMs', 'broker CPU ms', cpuMs, 'lower', true),
+    metric('brokerWaitMs', 'broker run-queue wait ms', after.waitMs - before.waitMs, 'lower', true),
+  ]
+}
