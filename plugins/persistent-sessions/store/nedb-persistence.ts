@@ -46,8 +46,6 @@ export class NedbPersistence {
   readonly #batch: WriteBatcher<StoreDoc>
   readonly #state: SessionState
   readonly #timers: NodeJS.Timeout[] = []
-  /** Per client, the newest `outgoingUpdate` still waiting for the disk. */
-  readonly #durableUpdates = new Map<string, Promise<void>>()
   #lastWrite = 0
   #broker: BrokerRef | undefined
   #closed = false
@@ -186,25 +184,11 @@ export class NedbPersistence {
   async outgoingUpdate (client: ClientRef, packet: StoredPacket): Promise<void> {
     this.#open()
     if (!this.#state.updateEntry(client.id, packet)) throw new Error('no such packet')
-    // A QoS 1 packet id lost in a crash only means the message goes out again
-    // under a new id (at least once). A QoS 2 id and the PUBREL that replaces
-    // the message must be on disk before the wire sees them: exactly once
-    // depends on resending the same packet id [MQTT-4.3.3-1, MQTT-4.3.3-3].
-    const earlier = this.#durableUpdates.get(client.id)
-    if (packet.cmd === 'publish' && packet.qos === 1) {
-      this.#batch.flush()
-      // aedes writes each delivery once its update resolves: never overtake a
-      // QoS 2 delivery to the same client that is still waiting for the disk.
-      if (earlier !== undefined) await earlier
-      return
-    }
-    const written = this.#batch.commit()
-    this.#durableUpdates.set(client.id, written)
-    try {
-      await written
-    } finally {
-      if (this.#durableUpdates.get(client.id) === written) this.#durableUpdates.delete(client.id)
-    }
+    // Waits for the disk, QoS 1 too: resolving QoS 1 updates at once (their
+    // loss in a crash would only mean a redelivery) let a session taken over
+    // mid-stream get a delivery refused with 'no such packet' by aedes, which
+    // closed the new connection (test/persistent-sessions/takeover.test.ts).
+    await this.#batch.commit()
   }
 
   async outgoingClearMessageId (client: ClientRef, packet: StoredPacket): Promise<StoredPacket | undefined> {

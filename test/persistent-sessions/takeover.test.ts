@@ -1,0 +1,80 @@
+import { describe, expect, onTestFinished, test } from 'vitest'
+import { createBroker } from '../../src/broker.js'
+import { PublishTemplate } from '../bench/lib/packets.js'
+import { RawClient } from '../bench/lib/raw-client.js'
+import { tempDir } from './helpers.js'
+
+/**
+ * A persistent subscriber that leaves and comes back while QoS 1 messages
+ * stream in (its old connection still has deliveries on their way) keeps
+ * getting them on the new connection. When QoS 1 outgoingUpdate resolved
+ * before the disk write, a late delivery of the old connection met an entry
+ * already acknowledged, aedes got 'no such packet', and the NEW connection
+ * was closed: the session stopped receiving and its queue filled up.
+ */
+describe('persistent session taken over under load', () => {
+  test('after each of four reconnects mid-stream the session keeps receiving, up to a final sentinel', async () => {
+    const broker = await createBroker({
+      logLevel: 'silent',
+      dataDir: tempDir(),
+      listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
+      sys: { interval: 0 },
+      sessions: { store: 'nedb' },
+    })
+    onTestFinished(() => broker.close())
+    const port = broker.addresses()[0]?.port ?? 0
+    const clients: RawClient[] = []
+    onTestFinished(() => { for (const c of clients) c.destroy() })
+
+    let received = 0
+    let sentinel = false
+    const waiters: Array<{ until: () => boolean, resolve: () => void }> = []
+    const onMessage = (p: { topic: string }): void => {
+      if (p.topic === 'tk/sentinel') sentinel = true
+      else received++
+      for (const w of [...waiters]) if (w.until()) { waiters.splice(waiters.indexOf(w), 1); w.resolve() }
+    }
+    const until = (check: () => boolean, what: string): Promise<void> => new Promise((resolve, reject) => {
+      if (check()) return resolve()
+      const timer = setTimeout(() => reject(new Error(`${what}: stuck at ${received} messages`)), 10_000)
+      waiters.push({ until: check, resolve: () => { clearTimeout(timer); resolve() } })
+    })
+
+    let sub = await RawClient.connect({ port, clientId: 'tk-0', clean: false, onMessage })
+    clients.push(sub)
+    await sub.subscribe('tk/#', 1)
+    for (let i = 1; i < 5; i++) {
+      const other = await RawClient.connect({ port, clientId: `tk-${i}`, clean: false })
+      clients.push(other)
+      await other.subscribe('tk/#', 1)
+    }
+    const pub = await RawClient.connect({ port, clientId: 'tk-pub' })
+    clients.push(pub)
+    const template = new PublishTemplate('tk/data', 1, 64)
+    let stop = false
+    const streaming = (async () => {
+      const inflight = new Set<Promise<void>>()
+      for (let n = 0; !stop; n++) {
+        const p: Promise<void> = pub.publish(template, n).then(() => { inflight.delete(p) })
+        inflight.add(p)
+        if (inflight.size >= 16) await Promise.race(inflight)
+      }
+      await Promise.all(inflight)
+    })()
+
+    for (let round = 1; round <= 4; round++) {
+      const target = received + 300
+      await until(() => received >= target, `before takeover ${round}`)
+      await sub.disconnect()
+      sub = await RawClient.connect({ port, clientId: 'tk-0', clean: false, onMessage })
+      clients.push(sub)
+      expect(sub.sessionPresent).toBe(true)
+    }
+    const target = received + 300
+    await until(() => received >= target, 'after the last takeover')
+    stop = true
+    await streaming
+    await pub.publish(new PublishTemplate('tk/sentinel', 1, 8), 0)
+    await until(() => sentinel, 'sentinel')
+  }, 30_000)
+})
