@@ -9,6 +9,7 @@ import { connectViolation } from './spec-connect.js'
 import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedelivery } from './spec-forward.js'
 import { isSessionMarker, markSession } from './spec-session.js'
 import { filterError, topicMatches } from './topic.js'
+import { WriteBatches } from './write-batch.js'
 
 interface SlotContext {
   config: Readonly<BrokerConfig>
@@ -121,14 +122,11 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     }, (err: Error) => { log.error({ err }, 'authorizeSubscribe hook failed'); callback(null, null) })
   }
 
-  const decideForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+  const decideForward = (client: Client, info: ClientInfo, packet: AedesPublishPacket): AedesPublishPacket | null => {
     // QoS, DUP and `$` rules aedes misses (spec-forward.ts).
     let out = forward.apply(client as unknown as ForwardClient, packet as unknown as ForwardPacket) as unknown as AedesPublishPacket | null
     if (out === null) return null
-    const chain = hooks.chain('authorizeForward')
-    if (chain.length === 0) return out
-    const info = clients.of(client)
-    for (const fn of chain) {
+    for (const fn of hooks.chain('authorizeForward')) {
       const answer = fn(info, out as unknown as OutboundPublish)
       if (answer === null) return null
       if (answer !== undefined) out = answer as unknown as AedesPublishPacket
@@ -144,9 +142,14 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
 
   // One `deliver` event per PUBLISH aedes is about to write (first sends and re-sends): the only
   // per-delivery signal aedes has, so $SYS "messages sent" counts here, after every hook decided.
+  const batches = new WriteBatches()
   aedes.authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
-    const out = decideForward(client, packet)
-    if (out !== null) events.emit('deliver', out as unknown as Message, clients.of(client))
+    const info = clients.of(client)
+    const out = decideForward(client, info, packet)
+    if (out !== null) {
+      batches.hold(client.conn)
+      events.emit('deliver', out as unknown as Message, info)
+    }
     return out
   }
 

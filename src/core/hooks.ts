@@ -87,6 +87,8 @@ interface Entry { fn: HookMap[HookName], owner: string }
  */
 export class HookRegistry {
   readonly #chains = new Map<HookName, Entry[]>()
+  /** `chain()` answers, built once per change: the slots read them per packet. */
+  readonly #fns = new Map<HookName, ReadonlyArray<HookMap[HookName]>>()
 
   add<K extends HookName> (name: K, fn: HookMap[K], owner = 'core'): void {
     if (!HOOK_NAMES.has(name)) {
@@ -101,6 +103,7 @@ export class HookRegistry {
       this.#chains.set(name, chain)
     }
     chain.push({ fn, owner })
+    this.#fns.delete(name)
   }
 
   /** A view that records `owner` on every hook it adds. */
@@ -110,8 +113,12 @@ export class HookRegistry {
 
   /** The functions of one chain, in order. */
   chain<K extends HookName> (name: K): ReadonlyArray<HookMap[K]> {
-    const chain = this.#chains.get(name)
-    return chain === undefined ? [] : chain.map((e) => e.fn as HookMap[K])
+    let fns = this.#fns.get(name)
+    if (fns === undefined) {
+      fns = Object.freeze((this.#chains.get(name) ?? []).map((e) => e.fn))
+      this.#fns.set(name, fns)
+    }
+    return fns as ReadonlyArray<HookMap[K]>
   }
 
   /** Who added each hook of a chain, in order (for logs and errors). */

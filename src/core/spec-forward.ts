@@ -42,14 +42,49 @@ export interface ForwardClient {
 /** Most unacknowledged deliveries remembered per persistent session, for the DUP flag. */
 const MAX_TRACKED_PER_SESSION = 10_000
 
+/** `grantedQos` when the only matching subscriptions are leading wildcards and the topic starts with `$`. */
+export const DOLLAR_ONLY = -2
+
 /** True when aedes is re-sending a stored message (it writes the packet we were given). */
 export function isStoredRedelivery (packet: ForwardPacket): boolean {
   return packet.messageId !== undefined
 }
 
+/**
+ * The messages written to one persistent session and not acknowledged yet,
+ * by identity (publishing broker → its counters): numbers in a Set per broker,
+ * so a delivery builds no key string.
+ */
+class SentMessages {
+  readonly #byBroker = new Map<string, Set<number>>()
+  #size = 0
+
+  add (brokerId: string, counter: number): void {
+    let counters = this.#byBroker.get(brokerId)
+    if (counters === undefined) {
+      counters = new Set()
+      this.#byBroker.set(brokerId, counters)
+    }
+    if (counters.has(counter)) return
+    counters.add(counter)
+    if (++this.#size <= MAX_TRACKED_PER_SESSION) return
+    // Forget the oldest of this broker's (Set order is insertion order).
+    const oldest = counters.values().next().value
+    if (oldest !== undefined && counters.delete(oldest)) this.#size--
+  }
+
+  has (brokerId: string, counter: number): boolean {
+    return this.#byBroker.get(brokerId)?.has(counter) === true
+  }
+
+  delete (brokerId: string, counter: number): void {
+    if (this.#byBroker.get(brokerId)?.delete(counter) === true) this.#size--
+  }
+}
+
 export class ForwardRules {
   /** Persistent session id → messages written to it and not yet acknowledged. */
-  readonly #unacked = new Map<string, Set<string>>()
+  readonly #unacked = new Map<string, SentMessages>()
 
   /**
    * The packet to write, or null to withhold it. On the stored-redelivery path
@@ -62,10 +97,10 @@ export class ForwardRules {
     if (!stored && packet.qos === 0 && packet.topic.charCodeAt(0) !== 36 /* $ */) return packet.dup ? { ...packet, dup: false } : packet
     const grant = grantedQos(client.subscriptions, packet.topic, stored ? 3 : packet.qos)
     // [MQTT-4.7.2-1] matched only through a leading wildcard: a `$` topic must not be delivered.
-    if (grant.dollarOnly) return null
+    if (grant === DOLLAR_ONLY) return null
     let qos = packet.qos
     // [MQTT-3.8.4-6] min(published, granted); the highest grant of overlapping subscriptions [MQTT-3.3.5-1].
-    if (grant.qos >= 0 && grant.qos < qos) qos = grant.qos as QoS
+    if (grant >= 0 && grant < qos) qos = grant as QoS
     // On the stored path a QoS 0 result cannot be written (the stored copy would never be
     // acknowledged and would come back on every reconnect): withhold it, aedes then drops it.
     if (stored && qos === 0 && packet.qos > 0) return null
@@ -85,7 +120,7 @@ export class ForwardRules {
   /** A QoS 1/2 delivery was acknowledged (PUBACK / PUBCOMP): it is no longer a re-send candidate. */
   acknowledged (clientId: string, packet: ForwardPacket | undefined): void {
     if (packet === undefined) return
-    this.#unacked.get(clientId)?.delete(key(packet))
+    this.#unacked.get(clientId)?.delete(packet.brokerId ?? '', packet.brokerCounter ?? -1)
   }
 
   /** The session ended (clean session connect): forget what it was sent. */
@@ -96,45 +131,39 @@ export class ForwardRules {
   #remember (clientId: string, packet: ForwardPacket): void {
     let sent = this.#unacked.get(clientId)
     if (sent === undefined) {
-      sent = new Set()
+      sent = new SentMessages()
       this.#unacked.set(clientId, sent)
     }
-    sent.add(key(packet))
-    if (sent.size > MAX_TRACKED_PER_SESSION) {
-      const oldest = sent.values().next().value
-      if (oldest !== undefined) sent.delete(oldest)
-    }
+    sent.add(packet.brokerId ?? '', packet.brokerCounter ?? -1)
   }
 
   #wasSent (clientId: string, packet: ForwardPacket): boolean {
-    return this.#unacked.get(clientId)?.has(key(packet)) === true
+    return this.#unacked.get(clientId)?.has(packet.brokerId ?? '', packet.brokerCounter ?? -1) === true
   }
 }
 
-/** A message's identity across the store: the publishing broker and its counter. */
-function key (packet: ForwardPacket): string {
-  return `${packet.brokerId ?? ''}:${packet.brokerCounter ?? ''}`
-}
-
 /**
- * The highest QoS granted by the client's subscriptions matching `topic`
- * (-1 if none; the search stops once `enough` is reached), and whether the
- * only matches were leading wildcards on a `$` topic.
+ * The highest QoS granted by the client's subscriptions matching `topic`: -1
+ * if none, `DOLLAR_ONLY` if the only matches were leading wildcards on a `$`
+ * topic. The search stops once `enough` is reached; a subscription to the
+ * topic itself that grants `enough` answers without walking the others.
  */
-export function grantedQos (subscriptions: ForwardClient['subscriptions'], topic: string, enough = 3): { qos: number, dollarOnly: boolean } {
+export function grantedQos (subscriptions: ForwardClient['subscriptions'], topic: string, enough = 3): number {
+  const exact = subscriptions[topic]
+  if (exact !== undefined && exact.qos >= enough) return exact.qos
   let qos = -1
   let blocked = false
   const dollar = topic.charCodeAt(0) === 36 /* $ */
   for (const filter in subscriptions) {
-    const granted = subscriptions[filter]?.qos ?? 0
     if (topicMatches(filter, topic)) {
+      const granted = subscriptions[filter]?.qos ?? 0
       if (granted > qos) qos = granted
       if (qos >= enough) break
     } else if (dollar && matchesIgnoringDollarRule(filter, topic)) {
       blocked = true
     }
   }
-  return { qos, dollarOnly: blocked && qos < 0 }
+  return blocked && qos < 0 ? DOLLAR_ONLY : qos
 }
 
 function matchesIgnoringDollarRule (filter: string, topic: string): boolean {

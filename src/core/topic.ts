@@ -3,20 +3,42 @@
  * topic outside the emitter, and validating filters per MQTT 3.1.1 §4.7.
  */
 
-/** Does `filter` (with `+` / `#`) match `topic`? `$` topics never match a leading wildcard [MQTT-4.7.2-1]. */
+const PLUS = 43
+const HASH = 35
+const DOLLAR = 36
+
+/**
+ * Does `filter` (with `+` / `#`) match `topic`? `$` topics never match a leading wildcard [MQTT-4.7.2-1].
+ * It runs once per delivery (spec-forward.ts), so it walks both strings in place instead of splitting them.
+ */
 export function topicMatches (filter: string, topic: string): boolean {
   if (filter === topic) return true
-  const leadingWildcard = filter.charCodeAt(0) === 43 /* + */ || filter.charCodeAt(0) === 35 /* # */
-  if (leadingWildcard && topic.charCodeAt(0) === 36 /* $ */) return false
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i]
-    if (level === '#') return true // also matches the parent level [MQTT-4.7.1-2]
-    if (i >= t.length) return false
-    if (level !== '+' && level !== t[i]) return false
+  const first = filter.charCodeAt(0)
+  if ((first === PLUS || first === HASH) && topic.charCodeAt(0) === DOLLAR) return false
+  let f = 0 // start of the current filter level
+  let t = 0 // start of the current topic level
+  let topicLeft = true // the topic still has a level at `t`
+  for (;;) {
+    const fEnd = levelEnd(filter, f)
+    const fLength = fEnd - f
+    if (fLength === 1 && filter.charCodeAt(f) === HASH) return true // also matches the parent level [MQTT-4.7.1-2]
+    if (!topicLeft) return false
+    const tEnd = levelEnd(topic, t)
+    if (fLength !== 1 || filter.charCodeAt(f) !== PLUS) {
+      if (tEnd - t !== fLength) return false
+      for (let i = 0; i < fLength; i++) if (filter.charCodeAt(f + i) !== topic.charCodeAt(t + i)) return false
+    }
+    if (fEnd === filter.length) return tEnd === topic.length
+    f = fEnd + 1
+    if (tEnd === topic.length) topicLeft = false
+    else t = tEnd + 1
   }
-  return f.length === t.length
+}
+
+/** Index of the `/` that ends the level starting at `from`, or the string's length. */
+function levelEnd (s: string, from: number): number {
+  const slash = s.indexOf('/', from)
+  return slash < 0 ? s.length : slash
 }
 
 /**

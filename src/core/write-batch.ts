@@ -1,0 +1,69 @@
+/**
+ * Coalesces the PUBLISHes written to one connection in one turn of the event
+ * loop into one socket write.
+ *
+ * aedes writes every delivery from its own `setImmediate`, and mqtt-packet
+ * corks the stream only until the next tick, so each delivery is a `writev`
+ * of its own (a syscall, and a wake-up of the reader). Here the
+ * `authorizeForward` slot holds the stream corked from the moment a delivery
+ * is decided until an immediate queued behind aedes's write of it: every
+ * delivery decided in the same job (the publishes parsed from one chunk, the
+ * inflight window's hand-overs on a chunk of PUBACKs) shares one `writev`.
+ *
+ * Nothing waits longer than before: the flush runs in the same check phase as
+ * the writes it covers. A flush releases every cork taken on its streams so
+ * far, so a delivery decided after its flush was queued is written as
+ * before, on its own, and a stream is never left corked. One microtask and
+ * one immediate serve all the streams held in a job (a fan-out holds many).
+ */
+import type { Writable } from 'node:stream'
+
+class Held {
+  /** Corks taken on the stream and not yet released. */
+  corks = 0
+  /** The batch (job) that last listed this stream, so each is listed once per batch. */
+  batch = 0
+
+  constructor (readonly stream: Writable) {}
+}
+
+function flush (batch: readonly Held[]): void {
+  for (const held of batch) {
+    for (; held.corks > 0; held.corks--) held.stream.uncork()
+  }
+}
+
+export class WriteBatches {
+  readonly #held = new WeakMap<Writable, Held>()
+  /** Streams held in the current job, flushed together. */
+  #batch: Held[] = []
+  #batchNumber = 1
+  #scheduled = false
+
+  /** Runs as a microtask, so after aedes queued the writes of the deliveries decided in this job. */
+  readonly #schedule = (): void => {
+    setImmediate(flush, this.#batch)
+    this.#batch = []
+    this.#batchNumber++
+    this.#scheduled = false
+  }
+
+  /** A PUBLISH to `stream` is decided and aedes writes it next: hold the stream corked until it is written. */
+  hold (stream: Writable): void {
+    let held = this.#held.get(stream)
+    if (held === undefined) {
+      held = new Held(stream)
+      this.#held.set(stream, held)
+    }
+    stream.cork()
+    held.corks++
+    if (held.batch !== this.#batchNumber) {
+      held.batch = this.#batchNumber
+      this.#batch.push(held)
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(this.#schedule)
+    }
+  }
+}
