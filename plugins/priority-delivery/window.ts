@@ -38,7 +38,10 @@ class Connection {
   /** Persistent sessions: false until the reconnect's backlog is read and re-sends are written (`clientReady`). */
   ready: boolean
   closed = false
-  #pumping = false
+  /** A hand-over is running (`#pump`): it must not start again from inside itself. */
+  pumping = false
+  /** The hand-over being delivered now: the hook lets exactly it through, counted. */
+  releasing = false
   readonly waiting: PriorityQueue<Held>
   /** Persistent sessions: waiting store entries by identity (a live copy of one is a duplicate). */
   readonly byKey = new Map<string, Queued<Held>>()
@@ -53,17 +56,6 @@ class Connection {
   constructor (readonly client: ClientInfo, mode: HandOverMode) {
     this.ready = client.clean
     this.waiting = new PriorityQueue(mode)
-  }
-
-  /** Run `fn` unless a hand-over is already running (it would loop back through the hook). */
-  exclusive (fn: () => void): void {
-    if (this.#pumping) return
-    this.#pumping = true
-    try {
-      fn()
-    } finally {
-      this.#pumping = false
-    }
   }
 }
 
@@ -85,39 +77,47 @@ export class InflightWindows {
   readonly #connections = new WeakMap<ClientInfo, Connection>()
   /** Client id → its latest persistent connection, for store drops (which name a client id). */
   readonly #persistent = new Map<string, Connection>()
-  /** `properties` objects of hand-overs in progress: the hook lets exactly these through, counted. */
-  readonly #releases = new WeakSet<object>()
+  /** Unacknowledged deliveries over all open connections (what the `inflight` figure reports). */
+  #inflight = 0
 
   constructor (options: WindowOptions) {
     this.#opts = options
+  }
+
+  /** Unacknowledged QoS 1/2 deliveries, summed over every open connection. */
+  get inflight (): number {
+    return this.#inflight
   }
 
   /** The `authorizeForward` hook: undefined = deliver (counted), null = wait. */
   forward (client: ClientInfo, packet: WindowPacket): OutboundPublish | null | undefined {
     if (packet.qos === 0) return undefined
     const c = this.#connection(client)
-    const meta = packet.properties
-    // A hand-over of ours (see #pump): it takes its slot now.
-    if (meta !== undefined && this.#releases.delete(meta)) {
-      c.inflight++
+    // A hand-over of ours (see #pump), or the fast path (room, nothing waiting): it takes its slot now.
+    if (c.releasing) {
+      c.releasing = false
+      this.#take(c)
       return undefined
     }
     if (client.clean) {
       if (c.waiting.size === 0 && c.inflight < this.#opts.maxInflight) {
-        c.inflight++
+        this.#take(c)
         return undefined
       }
       this.#holdInMemory(c, packet)
       return null
     }
-    return this.#forwardStored(c, packet, meta)
+    return this.#forwardStored(c, packet, packet.properties)
   }
 
   /** A QoS 1/2 delivery to `client` was acknowledged: one slot frees, the next waiting message goes. */
   acknowledged (client: ClientInfo): void {
     const c = this.#connections.get(client)
     if (c === undefined) return
-    if (c.inflight > 0) c.inflight--
+    if (c.inflight > 0) {
+      c.inflight--
+      if (!c.closed) this.#inflight--
+    }
     this.#pump(c)
   }
 
@@ -136,6 +136,7 @@ export class InflightWindows {
     const c = this.#connections.get(client)
     if (c === undefined || c.closed) return
     c.closed = true
+    this.#inflight -= c.inflight
     if (client.clean && c.waiting.size > 0) {
       this.#opts.log.debug({ clientId: client.id, waiting: c.waiting.size }, 'clean session ended with messages waiting for its window')
     }
@@ -198,7 +199,7 @@ export class InflightWindows {
       if (key !== undefined) known.add(key)
       if (entry.cmd !== undefined && entry.cmd !== 'publish') {
         // A PUBREL owed: the QoS 2 exchange is in flight until PUBCOMP (it does not pass authorizeForward).
-        c.inflight++
+        this.#take(c)
         resend.push(entry)
       } else if (entry.messageId !== undefined && entry.messageId !== null) {
         c.resendPending++
@@ -229,7 +230,7 @@ export class InflightWindows {
     // Only aedes's reconnect stream passes packets that already have a packet id: the re-sends of adoptBacklog.
     if (packet.messageId !== undefined && packet.messageId !== null) {
       if (c.resendPending > 0) c.resendPending--
-      c.inflight++
+      this.#take(c)
       return undefined
     }
     const key = identityOf(packet)
@@ -239,7 +240,7 @@ export class InflightWindows {
       return null
     }
     if (c.ready && c.waiting.size === 0 && c.inflight + c.resendPending < this.#opts.maxInflight) {
-      c.inflight++
+      this.#take(c)
       return undefined
     }
     // A live delivery has no retain flag here (aedes clears it per subscription), so a keyed one is a queue entry;
@@ -263,30 +264,38 @@ export class InflightWindows {
     if (victim !== undefined) this.#opts.onOverflow(c.client, victim.item.packet)
   }
 
-  /** Hand waiting messages over while the window has room. */
+  /** One more unacknowledged delivery on `c`. */
+  #take (c: Connection): void {
+    c.inflight++
+    if (!c.closed) this.#inflight++
+  }
+
+  /** Hand waiting messages over while the window has room (not from inside a hand-over: it would loop back through the hook). */
   #pump (c: Connection): void {
-    if (!c.ready || c.closed || c.waiting.size === 0) return
-    c.exclusive(() => {
+    if (!c.ready || c.closed || c.pumping || c.waiting.size === 0) return
+    c.pumping = true
+    try {
       while (c.inflight + c.resendPending < this.#opts.maxInflight) {
         const held = c.waiting.pop()
         if (held === undefined) return
         if (held.key !== undefined) c.byKey.delete(held.key)
         const meta = held.packet.properties
         if (meta !== undefined) c.byMeta.delete(meta)
-        // A fresh `properties` object marks this delivery as ours for the hook. A store entry goes
-        // without the retain flag: aedes skips the store update for retained packets.
-        const mark: MessageMeta = { ...meta }
-        this.#releases.add(mark)
-        const packet: WindowPacket = held.stored ? { ...held.packet, properties: mark, retain: false } : { ...held.packet, properties: mark }
+        // A store entry goes without the retain flag: aedes skips the store update for retained packets.
+        const packet: WindowPacket = held.stored && held.packet.retain ? { ...held.packet, retain: false } : held.packet
+        c.releasing = true
         const delivered = this.#opts.deliver(c.client, packet)
-        // Still marked: an earlier hook withheld it, and aedes dropped it as it drops any withheld delivery.
-        this.#releases.delete(mark)
+        // Still set: an earlier hook withheld it, and aedes dropped it as it drops any withheld delivery.
+        c.releasing = false
         if (!delivered) {
           c.closed = true
+          this.#inflight -= c.inflight
           return
         }
       }
-    })
+    } finally {
+      c.pumping = false
+    }
   }
 
   #connection (client: ClientInfo): Connection {
