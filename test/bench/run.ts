@@ -30,7 +30,7 @@ import { SCENARIOS } from './scenarios/index.js'
 import type { Scenario, ScenarioContext } from './scenarios/types.js'
 
 const HELP = `usage: node dist/test/bench/run.js [options]
-  --quick            smaller counts (smoke run, ~1 min)
+  --quick            smaller counts, one run each (smoke run, ~1.5 min)
   --only a,b         scenarios by name or prefix:
                      ${SCENARIOS.map((s) => s.name + (s.optional === true ? ' (only when named)' : '')).join(', ')}
   --out file         JSON output (default bench-results/latest.json)
@@ -155,7 +155,7 @@ function summaryLine (r: RunResult): string {
 }
 
 function repeatCount (): number {
-  // Three interleaved runs keep a full run near 7 min on 2 cores; --quick is a smoke test.
+  // Three interleaved runs: a full run took 6.9 min on the shared 2 cores (new scenarios ~2 min of it); --quick is a smoke test.
   const n = Number(args.repeat ?? (args.quick ? '1' : '3'))
   if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`--repeat ${args.repeat ?? ''}: expected 1–9`)
   return n
