@@ -54,4 +54,37 @@ describe('write batcher', () => {
     expect(calls).toEqual([])
     expect(batcher.stats.cancelled).toBe(1)
   })
+
+  test('a lazy removal goes out in the same cycle, after the callers are released; a plain one before', async () => {
+    const { sink, calls, next } = gatedSink()
+    const batcher = new WriteBatcher<Doc>(sink, (err) => { throw err })
+    batcher.put({ _id: 'old' })
+    batcher.put({ _id: 'gone' })
+    const seeded = batcher.commit()
+    await next()
+    calls[0]?.done()
+    await seeded
+
+    batcher.put({ _id: 'new' })
+    batcher.del('old', true)
+    batcher.del('gone')
+    let released = false
+    const committed = batcher.commit().then(() => { released = true })
+    await next()
+    expect(calls.at(-1)).toMatchObject({ op: 'insert', ids: ['new'] })
+    const plain = next()
+    calls.at(-1)?.done()
+    await plain
+    expect(calls.at(-1)).toMatchObject({ op: 'remove', ids: ['gone'] })
+    expect(released).toBe(false)
+    const lazy = next()
+    calls.at(-1)?.done()
+    await committed
+    await lazy
+    // released before the lazy removal is written
+    expect(calls.at(-1)).toMatchObject({ op: 'remove', ids: ['old'] })
+    calls.at(-1)?.done()
+    await batcher.drain()
+    expect(calls).toHaveLength(4)
+  })
 })

@@ -68,7 +68,7 @@ export class NedbPersistence {
       (inserted, removed) => this.#file.written(inserted, removed))
     this.#state = new SessionState({
       put: (doc) => this.#batch.put(doc),
-      del: (id) => this.#batch.del(id),
+      del: (id, lazy) => this.#batch.del(id, lazy),
       next: () => ++this.#lastWrite,
     }, { maxQueued: this.#opts.maxQueued, onDrop: this.#opts.onDrop, now: this.#opts.now })
   }

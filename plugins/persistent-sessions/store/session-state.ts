@@ -16,7 +16,8 @@ import type { DropListener, StoredPacket } from './types.js'
 /** Receives the document side of every change. */
 export interface DocWriter {
   put(doc: StoreDoc): void
-  del(id: string): void
+  /** `lazy`: the removal need not be on disk before the change is acknowledged (see WriteBatcher.del). */
+  del(id: string, lazy?: boolean): void
   /** A new write number: unique and increasing, also used as queue position. */
   next(): number
 }
@@ -135,13 +136,14 @@ export class SessionState {
       // a copy: aedes goes on using its own PUBREL object
       queue.replace(entry, { ...packet })
       if (body !== undefined) this.tally.queued--
-      this.#release(body)
+      this.#release(body, true)
     } else if (entry.packet.messageId === packet.messageId) {
       return true // redelivery with the id it already has: nothing changes
     } else {
       queue.assignMessageId(entry, packet.messageId)
     }
-    this.#w.del(entry.docId)
+    // the old version may linger after a crash: the newer one wins at load
+    this.#w.del(entry.docId, true)
     entry.docId = docId(this.#w.next())
     this.#w.put(this.#entryDoc(clientId, entry))
     return true
@@ -152,7 +154,8 @@ export class SessionState {
     const queue = this.queues.get(clientId)
     const entry = queue?.findForClear(packet)
     if (queue === undefined || entry === undefined) return undefined
-    this.#removeEntry(clientId, queue, entry)
+    // an ack lost in a crash only brings the message back once more
+    this.#removeEntry(clientId, queue, entry, true)
     return entry.packet
   }
 
@@ -267,20 +270,20 @@ export class SessionState {
     return queue
   }
 
-  #removeEntry (clientId: string, queue: ClientQueue, entry: QueueEntry): void {
+  #removeEntry (clientId: string, queue: ClientQueue, entry: QueueEntry, lazy = false): void {
     queue.remove(entry)
     if (queue.size === 0) this.queues.delete(clientId)
-    this.#w.del(entry.docId)
+    this.#w.del(entry.docId, lazy)
     if (entry.body !== undefined) this.tally.queued--
-    this.#release(entry.body)
+    this.#release(entry.body, lazy)
   }
 
   /** One queue entry less points at the body; the last one removes it. */
-  #release (body: MessageBody | undefined): void {
+  #release (body: MessageBody | undefined, lazy = false): void {
     if (body === undefined) return
     body.refs--
     if (body.refs === 0) {
-      this.#w.del(body.id)
+      this.#w.del(body.id, lazy)
       this.tally.release(body)
     }
   }

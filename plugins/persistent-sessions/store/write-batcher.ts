@@ -46,6 +46,8 @@ export class WriteBatcher<Doc extends { _id: string }> {
   /** Pending puts by id, in request order (a Map keeps insertion order). */
   #puts = new Map<string, Doc>()
   #dels: string[] = []
+  /** Removals nobody waits for (see `del`): written after the batch's callers are released. */
+  #lazyDels: string[] = []
   #waiters: Waiter[] = []
   #scheduled = false
   /** The batch being written, if any. */
@@ -72,13 +74,20 @@ export class WriteBatcher<Doc extends { _id: string }> {
   /**
    * Queues a removal. A document still waiting in the pending batch is simply
    * dropped from it: it never reaches the disk, so there is nothing to remove.
+   *
+   * `lazy`: the removal may reach the disk after the batch's callers are told
+   * their changes are there (an ack's removal, the old version of a record a
+   * newer version replaces: lost in a crash, it only means a redelivery, or an
+   * obsolete line the next load drops). It goes out in the same write cycle,
+   * after the callers are released, so it is off their path.
    */
-  del (id: string): void {
+  del (id: string, lazy = false): void {
     if (this.#puts.delete(id)) {
       this.stats.cancelled++
       return
     }
-    this.#dels.push(id)
+    if (lazy) this.#lazyDels.push(id)
+    else this.#dels.push(id)
   }
 
   /** Resolves once everything queued so far is in the datafile. */
@@ -102,14 +111,19 @@ export class WriteBatcher<Doc extends { _id: string }> {
    * these changes too, since batches are written in order.
    */
   flush (): void {
-    if (this.#puts.size > 0 || this.#dels.length > 0) this.#schedule()
+    if (this.#pending()) this.#schedule()
   }
 
   /** Writes everything pending and waits until the sink is idle. */
   async drain (): Promise<void> {
-    while (this.#puts.size > 0 || this.#dels.length > 0 || this.#writing !== undefined) {
-      await (this.#writing ?? this.commit())
+    while (this.#pending() || this.#writing !== undefined) {
+      if (this.#writing === undefined) this.#schedule()
+      await (this.#writing ?? new Promise<void>((resolve) => setImmediate(resolve)))
     }
+  }
+
+  #pending (): boolean {
+    return this.#puts.size > 0 || this.#dels.length > 0 || this.#lazyDels.length > 0
   }
 
   #schedule (): void {
@@ -121,7 +135,7 @@ export class WriteBatcher<Doc extends { _id: string }> {
       this.#scheduled = false
       this.#writing = this.#write().finally(() => {
         this.#writing = undefined
-        if (this.#waiters.length > 0 || this.#puts.size > 0 || this.#dels.length > 0) this.#schedule()
+        if (this.#waiters.length > 0 || this.#pending()) this.#schedule()
       })
     })
   }
@@ -129,23 +143,32 @@ export class WriteBatcher<Doc extends { _id: string }> {
   async #write (): Promise<void> {
     const puts = [...this.#puts.values()]
     const dels = this.#dels
+    const lazy = this.#lazyDels
     const waiters = this.#waiters
     this.#puts = new Map()
     this.#dels = []
+    this.#lazyDels = []
     this.#waiters = []
+    let released = false
     try {
       if (puts.length > 0) await this.#sink.insert(puts)
-      for (let i = 0; i < dels.length; i += REMOVE_CHUNK) {
-        await this.#sink.remove(dels.slice(i, i + REMOVE_CHUNK))
-      }
+      await this.#remove(dels)
+      released = true
+      for (const w of waiters) w.resolve()
+      await this.#remove(lazy)
       this.stats.batches++
       this.stats.inserted += puts.length
-      this.stats.removed += dels.length
-      for (const w of waiters) w.resolve()
-      this.#onBatch(puts.length, dels.length)
+      this.stats.removed += dels.length + lazy.length
+      this.#onBatch(puts.length, dels.length + lazy.length)
     } catch (err) {
       this.#onError(err)
-      for (const w of waiters) w.reject(err)
+      if (!released) for (const w of waiters) w.reject(err)
+    }
+  }
+
+  async #remove (ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += REMOVE_CHUNK) {
+      await this.#sink.remove(ids.slice(i, i + REMOVE_CHUNK))
     }
   }
 }
