@@ -87,7 +87,9 @@ describe('persistent session taken over under load', () => {
     await streaming
     await pub.publish(new PublishTemplate('tk/sentinel', 1, 8), 0)
     await until(() => sentinel, 'sentinel')
-    expect(duplicates).toBe(0)
+    // QoS 1 lets a message in flight at a disconnect come again (its PUBACK may race the
+    // DISCONNECT); the regression this pins sent 1.5-2.5% of the stream twice (0 here in 9 runs)
+    expect(duplicates).toBeLessThanOrEqual(Math.floor(received / 100))
   }, 30_000)
 })
 
@@ -101,5 +103,20 @@ describe('nedb store: a delivery of a message no longer queued', () => {
     // aedes was already delivering 'first': its update must not fail the connection
     await expect(store.outgoingUpdate({ id: 'c' }, { ...first, messageId: 9 })).resolves.toBeUndefined()
     expect((await readAll(store.outgoingStream({ id: 'c' }))).map((p) => [p.payload, p.messageId])).toEqual([['second', undefined]])
+  })
+})
+
+describe('nedb store: isQueued', () => {
+  test('true while the message waits or is in flight for that client, false once acknowledged or for others', async () => {
+    const { store } = await openStore(undefined)
+    const p = publish('t', 'x')
+    expect(store.isQueued({ id: 'c' }, p)).toBe(false)
+    await store.outgoingEnqueueCombi([{ clientId: 'c' }], p)
+    expect(store.isQueued({ id: 'c' }, p)).toBe(true)
+    expect(store.isQueued({ id: 'other' }, p)).toBe(false)
+    await store.outgoingUpdate({ id: 'c' }, { ...p, messageId: 3 })
+    expect(store.isQueued({ id: 'c' }, { ...p, messageId: 3 })).toBe(true)
+    await store.outgoingClearMessageId({ id: 'c' }, { cmd: 'puback', messageId: 3 })
+    expect(store.isQueued({ id: 'c' }, p)).toBe(false)
   })
 })

@@ -115,6 +115,11 @@ export class ClientQueue {
     return this.#withMessageId(packet.messageId)[0]
   }
 
+  /** Whether the message (broker id and counter) still has an entry here. */
+  holds (packet: StoredPacket): boolean {
+    return this.#indexed(packet) !== undefined
+  }
+
   /** The packet id was given: the message is in flight now. */
   assignMessageId (entry: QueueEntry, messageId: number | undefined): void {
     this.#unindexId(entry)

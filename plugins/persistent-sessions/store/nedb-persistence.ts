@@ -212,6 +212,16 @@ export class NedbPersistence {
     return removed
   }
 
+  /**
+   * Whether `packet` (by broker id and counter) is still queued for the
+   * client, synchronously and without I/O: for a delivery seam that must not
+   * hand over a copy of a message the session has already acknowledged
+   * through another copy (e.g. a reconnect's backlog copy vs. the live one).
+   */
+  isQueued (client: ClientRef, packet: StoredPacket): boolean {
+    return this.#state.queues.get(client.id)?.holds(packet) ?? false
+  }
+
   outgoingStream (client: ClientRef): Readable {
     // A snapshot of copies: aedes iterates while acks remove entries, and callers may mutate what they get.
     const queue = this.#state.queues.get(client.id)
