@@ -18,6 +18,8 @@
  */
 import type { Writable } from 'node:stream'
 
+const resolved = Promise.resolve()
+
 class Held {
   /** Corks taken on the stream and not yet released. */
   corks = 0
@@ -63,7 +65,7 @@ export class WriteBatches {
     }
     if (!this.#scheduled) {
       this.#scheduled = true
-      queueMicrotask(this.#schedule)
+      resolved.then(this.#schedule)
     }
   }
 }
