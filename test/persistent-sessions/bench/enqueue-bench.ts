@@ -3,7 +3,7 @@
  * aedes-persistence memory vs the nedb store (in memory, and on disk).
  * Not a test: figures depend on the machine. Run:
  *
- *   npx tsc -p test/persistent-sessions/bench && node tmp/bench-sessions/test/persistent-sessions/bench/enqueue-bench.js
+ *   npm run build && node dist/test/persistent-sessions/bench/enqueue-bench.js
  *
  * Modes: `serial` awaits each call (one publisher: every call waits for its
  * own flush); `concurrent` keeps 256 calls in flight (many publishers, as aedes
