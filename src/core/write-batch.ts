@@ -13,8 +13,9 @@
  * Nothing waits longer than before: the flush runs in the same check phase as
  * the writes it covers. A flush releases every cork taken on its streams so
  * far, so a delivery decided after its flush was queued is written as
- * before, on its own, and a stream is never left corked. One microtask and
- * one immediate serve all the streams held in a job (a fan-out holds many).
+ * before, on its own, and a stream is never left corked. A stream with a
+ * single delivery in a job is not corked at all; one microtask per job, and
+ * one immediate per job that corked anything, serve every stream.
  */
 import type { Writable } from 'node:stream'
 
@@ -23,8 +24,9 @@ const resolved = Promise.resolve()
 class Held {
   /** Corks taken on the stream and not yet released. */
   corks = 0
-  /** The batch (job) that last listed this stream, so each is listed once per batch. */
+  /** The batch (job) that last held this stream, and how many deliveries it held. */
   batch = 0
+  holds = 0
 
   constructor (readonly stream: Writable) {}
 }
@@ -37,14 +39,14 @@ function flush (batch: readonly Held[]): void {
 
 export class WriteBatches {
   readonly #held = new WeakMap<Writable, Held>()
-  /** Streams held in the current job, flushed together. */
+  /** Streams corked in the current job, flushed together. */
   #batch: Held[] = []
   #batchNumber = 1
   #scheduled = false
 
   /** Runs as a microtask, so after aedes queued the writes of the deliveries decided in this job. */
   readonly #schedule = (): void => {
-    setImmediate(flush, this.#batch)
+    if (this.#batch.length > 0) setImmediate(flush, this.#batch)
     this.#batch = []
     this.#batchNumber++
     this.#scheduled = false
@@ -57,10 +59,14 @@ export class WriteBatches {
       held = new Held(stream)
       this.#held.set(stream, held)
     }
-    stream.cork()
-    held.corks++
     if (held.batch !== this.#batchNumber) {
+      // A lone delivery needs no cork: its write is one `writev` anyway. Corking at the second
+      // still covers the first, whose write has not run yet (aedes writes from an immediate).
       held.batch = this.#batchNumber
+      held.holds = 1
+    } else if (++held.holds === 2) {
+      stream.cork()
+      held.corks++
       this.#batch.push(held)
     }
     if (!this.#scheduled) {

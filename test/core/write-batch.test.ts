@@ -55,9 +55,18 @@ describe('write batches', () => {
     expect(stream.writableCorked).toBe(0)
   })
 
-  test('a hold with no write after it (the client went away) leaves nothing corked', async () => {
+  test('a lone delivery in a job is not corked (nothing to coalesce it with)', () => {
     const { stream } = recordingWritable()
     new WriteBatches().hold(stream)
+    expect(stream.writableCorked).toBe(0)
+  })
+
+  test('holds with no write after them (the client went away) leave nothing corked', async () => {
+    const { stream } = recordingWritable()
+    const batches = new WriteBatches()
+    batches.hold(stream)
+    batches.hold(stream)
+    expect(stream.writableCorked).toBe(1)
     await turn()
     await turn()
     expect(stream.writableCorked).toBe(0)
