@@ -79,7 +79,7 @@ export default definePlugin<PriorityDeliveryInput | undefined>({
       })
     }
     broker.hooks.add('authorizeForward', (client, packet) => windows.forward(client, packet as WindowPacket))
-    broker.events.on('ack', (_message, client) => windows.acknowledged(client))
+    broker.events.on('ack', (message, client) => windows.acknowledged(client, message as WindowPacket | undefined))
     broker.events.on('clientReady', (client) => windows.ready(client))
     broker.events.on('clientDisconnect', (client) => windows.closed(client))
     // The session store's own overflow (persistent sessions): a dropped message must not be handed over.

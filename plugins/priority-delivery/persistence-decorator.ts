@@ -10,6 +10,8 @@ interface OutgoingStore {
   outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: StampablePacket): Promise<void>
   outgoingClearMessageId(client: object, packet: unknown): Promise<unknown>
   outgoingStream(client: object): Readable
+  /** Optional (the nedb store has it): whether the message is still queued for the client. */
+  isQueued?(client: { id: string }, packet: WindowPacket): boolean
 }
 
 /** What the decorator works with. */
@@ -36,12 +38,18 @@ export interface DecoratorContext {
  * - `outgoingStream` for a persistent session's live connection: the queue is
  *   read once; aedes gets only the re-sends (PUBRELs owed and messages sent
  *   before the disconnect), the window takes the rest.
+ * - `isQueued`, where the store has it, lets the window recognise the live
+ *   copy of a backlog message already acknowledged.
  *
  * Anything else — the upstream suite's bare `{ id }` clients, clean sessions —
  * passes straight through.
  */
 export function decorateStore (store: AedesPersistence, ctx: DecoratorContext): AedesPersistence {
   const inner = store as unknown as OutgoingStore
+  if (typeof inner.isQueued === 'function') {
+    const isQueued = inner.isQueued.bind(inner)
+    ctx.windows.useQueuedCheck((client, packet) => isQueued(client, packet))
+  }
   const overrides: OutgoingStore = {
     outgoingEnqueue (sub, packet) {
       ctx.stamp(packet)

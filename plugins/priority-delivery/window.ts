@@ -27,7 +27,12 @@ interface Held {
   readonly key: string | undefined
   /** It is a persistent session's queue entry: it stays in the store until acknowledged. */
   readonly stored: boolean
+  /** It came from the reconnect's backlog: a live copy of it may still arrive. */
+  readonly adopted?: boolean
 }
+
+/** Whether the session store still holds a message for a client (the nedb store's `isQueued`). */
+export type QueuedCheck = (client: ClientInfo, packet: WindowPacket) => boolean
 
 /** One connection's window. */
 class Connection {
@@ -52,6 +57,18 @@ class Connection {
   keepUnkeyed = 0
   /** `properties` of messages the store dropped (queue full) while this connection was up. */
   readonly dropped = new WeakSet<object>()
+  /**
+   * Persistent sessions: brokerId → highest brokerCounter of the reconnect's
+   * backlog. Only a message up to it can be a live copy of a backlog entry
+   * (queued before the backlog was read, emitted after).
+   */
+  backlogHigh: Map<string, number> | undefined
+  /**
+   * Backlog entries handed over and not acknowledged yet, by identity: their
+   * live copies must not go out. A QoS 1 one leaves at its PUBACK; a QoS 2
+   * one (its PUBCOMP names no message) when the store no longer holds it.
+   */
+  readonly sent = new Map<string, WindowPacket>()
 
   constructor (readonly client: ClientInfo, mode: HandOverMode) {
     this.ready = client.clean
@@ -79,9 +96,21 @@ export class InflightWindows {
   readonly #persistent = new Map<string, Connection>()
   /** Unacknowledged deliveries over all open connections (what the `inflight` figure reports). */
   #inflight = 0
+  #isQueued: QueuedCheck | undefined
 
   constructor (options: WindowOptions) {
     this.#opts = options
+  }
+
+  /**
+   * Lets the windows ask the session store whether it still holds a message
+   * (feature-detected by the store decorator): a live copy of a backlog entry
+   * already acknowledged is then recognised and dropped. Without it, that
+   * copy goes out once more (QoS 1 allows it; the in-flight case is caught
+   * either way).
+   */
+  useQueuedCheck (check: QueuedCheck): void {
+    this.#isQueued = check
   }
 
   /** Unacknowledged QoS 1/2 deliveries, summed over every open connection. */
@@ -110,10 +139,14 @@ export class InflightWindows {
     return this.#forwardStored(c, packet, packet.properties)
   }
 
-  /** A QoS 1/2 delivery to `client` was acknowledged: one slot frees, the next waiting message goes. */
-  acknowledged (client: ClientInfo): void {
+  /** A QoS 1/2 delivery to `client` was acknowledged (`message`: the stored copy, if the store returned it): one slot frees, the next waiting message goes. */
+  acknowledged (client: ClientInfo, message?: { brokerId?: unknown, brokerCounter?: unknown }): void {
     const c = this.#connections.get(client)
     if (c === undefined) return
+    if (c.sent.size > 0 && message !== undefined) {
+      const key = identityOf(message)
+      if (key !== undefined) c.sent.delete(key)
+    }
     if (c.inflight > 0) {
       c.inflight--
       if (!c.closed) this.#inflight--
@@ -143,6 +176,7 @@ export class InflightWindows {
     c.waiting.drain()
     c.byKey.clear()
     c.byMeta.clear()
+    c.sent.clear()
     if (this.#persistent.get(client.id) === c) this.#persistent.delete(client.id)
   }
 
@@ -194,9 +228,15 @@ export class InflightWindows {
     const resend: WindowPacket[] = []
     const queued: WindowPacket[] = []
     const known = new Set<string>()
+    const high = new Map<string, number>()
     for (const entry of entries) {
       const key = identityOf(entry)
-      if (key !== undefined) known.add(key)
+      if (key !== undefined) {
+        known.add(key)
+        const id = entry.brokerId as string
+        const counter = entry.brokerCounter as number
+        if (counter > (high.get(id) ?? -1)) high.set(id, counter)
+      }
       if (entry.cmd !== undefined && entry.cmd !== 'publish') {
         // A PUBREL owed: the QoS 2 exchange is in flight until PUBCOMP (it does not pass authorizeForward).
         this.#take(c)
@@ -213,7 +253,8 @@ export class InflightWindows {
     const live = c.waiting.drain()
     c.byKey.clear()
     c.byMeta.clear()
-    for (const packet of queued) this.#hold(c, { packet, key: identityOf(packet), stored: true })
+    c.backlogHigh = high.size > 0 ? high : undefined
+    for (const packet of queued) this.#hold(c, { packet, key: identityOf(packet), stored: true, adopted: true })
     for (const held of live) if (held.key === undefined || !known.has(held.key)) this.#hold(c, held)
     return resend
   }
@@ -234,8 +275,8 @@ export class InflightWindows {
       return undefined
     }
     const key = identityOf(packet)
-    // A live copy of a backlog entry already waiting here (queued before the reconnect read the queue, emitted after).
-    if (key !== undefined && c.byKey.has(key)) {
+    // A live copy of a backlog entry (queued before the reconnect read the queue, emitted after).
+    if (key !== undefined && (c.byKey.has(key) || (c.backlogHigh !== undefined && this.#handedOver(c, packet, key)))) {
       give(c.keep, key)
       return null
     }
@@ -249,6 +290,26 @@ export class InflightWindows {
     if (key !== undefined) give(c.keep, key)
     else c.keepUnkeyed++
     return null
+  }
+
+  /**
+   * Whether the live delivery `packet` is a copy of a backlog entry already
+   * handed over: in flight (known here) or acknowledged (the store no longer
+   * holds it). Asked only up to the backlog's highest counter: a live message
+   * without a queue entry past it (one that raced its SUBSCRIBE) still goes.
+   */
+  #handedOver (c: Connection, packet: WindowPacket, key: string): boolean {
+    const high = c.backlogHigh?.get(packet.brokerId as string)
+    if (high === undefined || (packet.brokerCounter as number) > high) return false
+    if (c.sent.delete(key)) return true
+    return this.#isQueued !== undefined && !this.#isQueued(c.client, packet)
+  }
+
+  #sent (c: Connection, key: string, packet: WindowPacket): void {
+    c.sent.set(key, packet)
+    const check = this.#isQueued
+    if (check === undefined || c.sent.size < 2 * this.#opts.maxInflight) return
+    for (const [k, p] of c.sent) if (!check(c.client, p)) c.sent.delete(k)
   }
 
   #hold (c: Connection, held: Held): void {
@@ -286,6 +347,7 @@ export class InflightWindows {
         c.releasing = true
         const delivered = this.#opts.deliver(c.client, packet)
         // Still set: an earlier hook withheld it, and aedes dropped it as it drops any withheld delivery.
+        if (!c.releasing && held.adopted === true && held.key !== undefined) this.#sent(c, held.key, packet)
         c.releasing = false
         if (!delivered) {
           c.closed = true

@@ -21,6 +21,8 @@ export interface QueueEntry extends Droppable {
   packet: StoredPacket
   /** The shared body while the entry is still the message; undefined once replaced. */
   body: MessageBody | undefined
+  /** Its packet id is newer than the one in its document (a QoS 1 id, kept in memory). */
+  idUnsaved?: boolean
 }
 
 /**

@@ -47,6 +47,8 @@ export class NedbPersistence {
   readonly #state: SessionState
   readonly #timers: NodeJS.Timeout[] = []
   #lastWrite = 0
+  /** Per client: the write of a QoS 2 packet id not yet on disk (see outgoingUpdate). */
+  readonly #idWrites = new Map<string, Promise<void>>()
   #broker: BrokerRef | undefined
   #closed = false
 
@@ -183,7 +185,8 @@ export class NedbPersistence {
 
   async outgoingUpdate (client: ClientRef, packet: StoredPacket): Promise<void> {
     this.#open()
-    if (!this.#state.updateEntry(client.id, packet)) {
+    const change = this.#state.updateEntry(client.id, packet)
+    if (change === undefined) {
       // The entry is gone: acknowledged through another copy of the delivery,
       // or dropped by maxQueued while this delivery was on its way. Throwing
       // here (as aedes-persistence's memory store does) makes aedes close the
@@ -192,13 +195,24 @@ export class NedbPersistence {
       this.#opts.log.debug({ clientId: client.id, cmd: packet.cmd, messageId: packet.messageId }, 'delivery of a message no longer queued')
       return
     }
-    // Waits for the disk, QoS 1 too. Resolving QoS 1 updates at once (a
-    // packet id lost in a crash only means a redelivery) made the backlog
-    // drain 3x faster, but under a session takeover the priority window then
-    // handed some messages over twice (24-39 duplicates per takeover.test.ts
-    // run, 0 this way): a backlog copy went out and was acknowledged before
-    // the live copy of the same message reached the window, which sent it too.
-    await this.#batch.commit()
+    // A QoS 1 packet id is not written (see SessionState.updateEntry): the
+    // delivery does not wait for the disk. The priority window keeps a
+    // reconnect's backlog copy and the live copy of one message from both
+    // going out (test/persistent-sessions/reconnect-live.test.ts).
+    if (change === 'memory') {
+      // ...unless an earlier QoS 2 delivery to the client waits for its id to be written: it goes first
+      // (aedes writes each delivery when its update resolves, and messages keep their order).
+      const before = this.#idWrites.get(client.id)
+      if (before !== undefined) await before
+      return
+    }
+    const written = this.#batch.commit()
+    if (packet.cmd === 'publish') {
+      this.#idWrites.set(client.id, written)
+      const forget = (): void => { if (this.#idWrites.get(client.id) === written) this.#idWrites.delete(client.id) }
+      written.then(forget, forget)
+    }
+    await written
   }
 
   async outgoingClearMessageId (client: ClientRef, packet: StoredPacket): Promise<StoredPacket | undefined> {
@@ -327,6 +341,7 @@ export class NedbPersistence {
     if (this.#closed) return
     this.#closed = true
     for (const timer of this.#timers) clearInterval(timer)
+    this.#state.saveMessageIds()
     await this.#batch.drain()
     await this.#file.close()
   }

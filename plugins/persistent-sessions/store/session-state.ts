@@ -125,11 +125,18 @@ export class SessionState {
     this.#release(body)
   }
 
-  /** `outgoingUpdate`: false if there is no such packet. */
-  updateEntry (clientId: string, packet: StoredPacket): boolean {
+  /**
+   * `outgoingUpdate`: undefined if there is no such packet, else whether the
+   * change went to the datafile (`written`: the caller waits for it) or stays
+   * in memory. A QoS 1 packet id stays in memory: lost in a crash, the message
+   * only goes out again under a new id, which QoS 1 allows; `saveMessageIds`
+   * writes the ones still in flight at a clean close. A QoS 2 id and a PUBREL
+   * must survive a crash (exactly once), so they are written.
+   */
+  updateEntry (clientId: string, packet: StoredPacket): 'written' | 'memory' | undefined {
     const queue = this.queues.get(clientId)
     const found = queue?.findForUpdate(packet)
-    if (queue === undefined || found === undefined) return false
+    if (queue === undefined || found === undefined) return undefined
     const { entry, replace } = found
     if (replace) {
       const body = entry.body
@@ -138,15 +145,23 @@ export class SessionState {
       if (body !== undefined) this.tally.queued--
       this.#release(body, true)
     } else if (entry.packet.messageId === packet.messageId) {
-      return true // redelivery with the id it already has: nothing changes
+      return 'memory' // redelivery with the id it already has: nothing changes
     } else {
       queue.assignMessageId(entry, packet.messageId)
+      if (packet.qos !== 2) {
+        entry.idUnsaved = true
+        return 'memory'
+      }
     }
-    // the old version may linger after a crash: the newer one wins at load
-    this.#w.del(entry.docId, true)
-    entry.docId = docId(this.#w.next())
-    this.#w.put(this.#entryDoc(clientId, entry))
-    return true
+    this.#rewrite(clientId, entry)
+    return 'written'
+  }
+
+  /** Writes the QoS 1 packet ids that live only in memory (see `updateEntry`), so a clean restart re-sends with them. */
+  saveMessageIds (): void {
+    for (const [clientId, queue] of this.queues) {
+      for (const entry of queue.values()) if (entry.idUnsaved === true) this.#rewrite(clientId, entry)
+    }
   }
 
   /** `outgoingClearMessageId`: the removed packet, if any. */
@@ -286,6 +301,14 @@ export class SessionState {
       this.#w.del(body.id, lazy)
       this.tally.release(body)
     }
+  }
+
+  /** A new version of the entry's document; the old one may linger after a crash: the newer one wins at load. */
+  #rewrite (clientId: string, entry: QueueEntry): void {
+    entry.idUnsaved = false
+    this.#w.del(entry.docId, true)
+    entry.docId = docId(this.#w.next())
+    this.#w.put(this.#entryDoc(clientId, entry))
   }
 
   #entryDoc (clientId: string, entry: QueueEntry): StoreDoc {
