@@ -9,7 +9,7 @@ import { AedesAdapter } from './core/aedes-adapter.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
 import { HookRegistry } from './core/hooks.js'
 import type { ClientInfo, Message } from './core/message.js'
-import type { BrokerApi, BrokerStats, EmitterFactory, PersistenceDecorator, PersistenceFactory, Plugin } from './core/plugin-api.js'
+import type { BrokerApi, BrokerStats, EmitterFactory, PersistenceDecorator, PersistenceFactory, PersistenceOptions, Plugin } from './core/plugin-api.js'
 import { type PluginEntry, PluginHost } from './core/plugin-host.js'
 import { BrokerError } from './errors.js'
 import { ConnectionGate } from './listeners/connection-gate.js'
@@ -77,6 +77,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const host = new PluginHost(log)
   const startHandlers: Array<{ plugin: string, run: () => void | Promise<void> }> = []
   let persistenceFactory: PersistenceFactory | undefined
+  let persistenceOptions: PersistenceOptions = {}
   let emitterFactory: EmitterFactory | undefined
   const persistenceDecorators: PersistenceDecorator[] = []
   let adapter: AedesAdapter | undefined
@@ -106,7 +107,11 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       clientOf: (storeClient) => adapter?.clientOf(storeClient),
       stats,
       addHttpRoute: (path, route) => routes.add(path, route),
-      usePersistence: (factory) => { onlyDuringRegister('usePersistence'); persistenceFactory = factory },
+      usePersistence: (factory, options = {}) => {
+        onlyDuringRegister('usePersistence')
+        persistenceFactory = factory
+        persistenceOptions = options
+      },
       decoratePersistence: (decorator) => { onlyDuringRegister('decoratePersistence'); persistenceDecorators.push(decorator) },
       useEmitter: (factory) => { onlyDuringRegister('useEmitter'); emitterFactory = factory },
       onStart: (run) => { startHandlers.push({ plugin: plugin.name, run }) },
@@ -144,6 +149,8 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       events,
       log,
       persistence: await buildPersistence(persistenceFactory, persistenceDecorators, ctx),
+      // aedes's in-memory store unless a plugin chose one; a chosen store is durable unless it says not.
+      durable: persistenceFactory !== undefined && persistenceOptions.durable !== false,
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
     })
     for (const handler of startHandlers) await handler.run()

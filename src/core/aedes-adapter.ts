@@ -1,14 +1,21 @@
+import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes'
+import aedesPersistence from 'aedes-persistence'
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config/schema.js'
 import { ClientDirectory, type ConnectionMeta } from './client-info.js'
 import type { BrokerEvents } from './events.js'
 import type { HookRegistry, OutboundPublish } from './hooks.js'
 import type { ClientInfo, Message, QoS } from './message.js'
+import { decorateCoreStore } from './core-store.js'
+import { DurableAcks } from './durable-acks.js'
 import { installHookSlots } from './hook-slots.js'
+import { InboundQos2 } from './spec-qos2-inbound.js'
+import { Resends } from './spec-resend.js'
+import { RetainedDeliveries } from './spec-retained.js'
 import { guardWire } from './spec-wire.js'
 
 /**
@@ -21,9 +28,18 @@ export interface AdapterOptions {
   hooks: HookRegistry
   events: BrokerEvents
   log: Logger
+  /** The session store; aedes's in-memory one if undefined. */
   persistence: object | undefined
+  /**
+   * The store survives a crash of this process (a file, a server): QoS 1
+   * PUBACKs then wait until the message is in it (durable-acks.ts).
+   */
+  durable: boolean
   emitter: object | undefined
 }
+
+// aedes-persistence is CommonJS whose typings declare an ESM default export.
+const memoryPersistence = aedesPersistence as unknown as () => object
 
 type DeliverFn = (packet: AedesPublishPacket, done: () => void) => void
 
@@ -49,19 +65,26 @@ export class AedesAdapter {
   /** Connection facade → aedes client, and the aedes clients handed to aedes by `handle` (for `deliverTo` / `clientOf`). */
   readonly #connections = new WeakMap<ClientInfo, Client>()
   readonly #handled = new WeakSet<object>()
+  readonly #acks: DurableAcks | undefined
 
-  private constructor (aedes: Aedes, options: AdapterOptions) {
+  private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined) {
     this.#aedes = aedes
     this.#log = options.log
     this.#events = options.events
     this.#maxQos = options.config.mqtt.maxQos
+    this.#acks = acks
   }
 
   static async create (options: AdapterOptions): Promise<AedesAdapter> {
     const { config } = options
+    const id = config.id ?? randomUUID()
+    const acks = options.durable ? new DurableAcks() : undefined
+    const retained = new RetainedDeliveries(id)
+    const resends = new Resends()
+    const persistence = decorateCoreStore(options.persistence ?? memoryPersistence(), { acks, retained, resends, qos2: new InboundQos2() })
     const aedes = new Aedes({
-      id: config.id,
-      persistence: options.persistence,
+      id,
+      persistence,
       mq: options.emitter,
       connectTimeout: config.limits.connectTimeoutMs,
       drainTimeout: config.limits.drainTimeoutMs,
@@ -70,8 +93,8 @@ export class AedesAdapter {
       // aedes checks this for MQTT 3.1 only, where 23 is the spec's limit; 3.1.1 is checked in hook-slots.
       maxClientsIdLength: 23,
     })
-    const adapter = new AedesAdapter(aedes, options)
-    installHookSlots(aedes, { ...options, clients: adapter.clients })
+    const adapter = new AedesAdapter(aedes, options, acks)
+    installHookSlots(aedes, { ...options, clients: adapter.clients, acks, retained, resends })
     adapter.#forwardEvents()
     await aedes.listen()
     return adapter
@@ -88,6 +111,7 @@ export class AedesAdapter {
   /** Hand a connection to aedes. `request` is the HTTP upgrade for WebSocket connections. */
   handle (stream: Duplex, meta: ConnectionMeta, request?: IncomingMessage): ClientInfo {
     guardWire(stream, { maxQos: this.#maxQos, onViolation: (reason) => this.#log.debug({ reason, listener: meta.listener }, 'protocol violation') })
+    this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
     const info = this.clients.attach(client, meta)
     this.#connections.set(info, client)

@@ -6,7 +6,10 @@ import type { BrokerEvents } from './events.js'
 import type { AuthVerdict, ConnackRefusal, ConnectInfo, HookRegistry, InboundPublish, OutboundPublish, SubscriptionRequest, Verdict } from './hooks.js'
 import type { ClientInfo, Message, QoS } from './message.js'
 import { connectViolation } from './spec-connect.js'
+import type { DurableAcks } from './durable-acks.js'
 import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedelivery } from './spec-forward.js'
+import type { CountingClient, Resends } from './spec-resend.js'
+import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
 import { filterError, topicMatches } from './topic.js'
 import { WriteBatches } from './write-batch.js'
@@ -17,6 +20,10 @@ interface SlotContext {
   clients: ClientDirectory
   log: Logger
   events: BrokerEvents
+  /** Holds QoS 1 PUBACKs until the store has the message; only with a durable store. */
+  acks: DurableAcks | undefined
+  retained: RetainedDeliveries
+  resends: Resends
 }
 
 /** The aedes-persistence calls hook-slots makes itself (session marker). */
@@ -35,7 +42,7 @@ function authError (returnCode: number, message: string): AuthError {
  * default behaviour (including its ban on client publishes to `$SYS`).
  */
 export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
-  const { config, hooks, clients, log, events } = ctx
+  const { config, hooks, clients, log, events, acks, retained, resends } = ctx
   /** CONNECTs the spec says to refuse with CONNACK 0x02: aedes sends that code only from `authenticate`. */
   const refusals = new WeakMap<Client, string>()
   const forward = new ForwardRules()
@@ -81,17 +88,31 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
         (err: Error) => { log.error({ err, clientId: client.id }, 'authenticate hook failed'); callback(authError(3, 'server unavailable'), null) })
   }
 
+  /** Let aedes go on with a publish; a client's QoS 1 PUBACK waits for the store (durable-acks.ts). */
+  const allow = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
+    // A will has no packet id: no PUBACK to hold.
+    if (acks !== undefined && client !== null && packet.qos === 1 && packet.messageId !== undefined) {
+      acks.hold(client.conn, packet, () => { callback(null) })
+    } else {
+      callback(null)
+    }
+  }
+  const decide = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void, error: Error | null): void => {
+    if (error === null) allow(client, packet, callback)
+    else callback(error)
+  }
+
   aedes.authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
     // [MQTT-4.7.3-2] no NUL in a topic name (aedes checks only wildcards); an error closes the connection.
     if (client !== null && packet.topic.includes('\u0000')) return callback(new Error('NUL character in topic name'))
     const chain = hooks.chain('authorizePublish')
-    if (chain.length === 0) return callback(defaultPublishVerdict(client, packet.topic))
+    if (chain.length === 0) return decide(client, packet, callback, defaultPublishVerdict(client, packet.topic))
     const info = client === null ? undefined : clients.of(client)
     runVerdicts(chain.map((fn) => () => fn(info, packet as unknown as InboundPublish)))
       .then((verdict) => {
-        if (verdict === 'allow') callback(null)
+        if (verdict === 'allow') allow(client, packet, callback)
         else if (verdict === 'deny') callback(new Error(`publish to ${packet.topic} not authorized`))
-        else callback(defaultPublishVerdict(client, packet.topic))
+        else decide(client, packet, callback, defaultPublishVerdict(client, packet.topic))
       }, (err: Error) => { log.error({ err }, 'authorizePublish hook failed'); callback(err) })
   }
 
@@ -145,7 +166,14 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   const batches = new WriteBatches()
   aedes.authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
     const info = clients.of(client)
-    const out = decideForward(client, info, packet)
+    let out = decideForward(client, info, packet)
+    if (out !== null && out.qos > 0 && out.messageId === undefined) {
+      // A new QoS 1/2 delivery: a retained one sent on SUBSCRIBE is stored first (spec-retained.ts);
+      // its packet id must not be one still in flight from before a reconnect (spec-resend.ts).
+      const delivery = out.retain ? retained.forward(client, out) : out
+      resends.assignId(client as unknown as CountingClient, delivery)
+      out = delivery
+    }
     if (out !== null) {
       batches.hold(client.conn)
       events.emit('deliver', out as unknown as Message, info)
@@ -155,15 +183,11 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
 
   const store = (): Store => (aedes as unknown as { persistence: Store }).persistence
   aedes.on('clientReady', (client: Client) => {
-    if (client.clean) {
-      forward.sessionEnded(client.id)
-      return
-    }
+    if (client.clean) return
     markSession(store(), client.id).catch((err: unknown) => { log.warn({ err, clientId: client.id }, 'could not mark the session') })
   })
-  aedes.on('ack', (packet, client: Client) => {
-    forward.acknowledged(client.id, packet as unknown as ForwardPacket | undefined)
-  })
+  aedes.on('clientDisconnect', (client: Client) => { resends.closed(client) })
+  if (acks !== undefined) aedes.on('publish', (packet) => { acks.published(packet) })
 
   if (hooks.chain('published').length > 0) {
     aedes.published = (packet: AedesPublishPacket, client: Client | null, callback: (error?: Error | null) => void) => {

@@ -21,6 +21,18 @@ export type AedesEmitter = object
 /** Builds the store once the broker knows its id and logger. */
 export type PersistenceFactory = (ctx: { brokerId: string, log: Logger }) => AedesPersistence | Promise<AedesPersistence>
 
+/** What a store provider declares about its store (`BrokerApi.usePersistence`). */
+export interface PersistenceOptions {
+  /**
+   * The store survives a crash of the broker process (a file, a database
+   * server). Then the broker sends PUBACK for a QoS 1 publish only once the
+   * message is in the store, as it does PUBREC for QoS 2. Default true; say
+   * false for a store kept in the broker's memory, where holding PUBACKs
+   * back costs latency and protects nothing.
+   */
+  durable?: boolean
+}
+
 /** Wraps a store; returns the store aedes will use. */
 export type PersistenceDecorator = (store: AedesPersistence, ctx: { brokerId: string, log: Logger }) => AedesPersistence
 
@@ -74,7 +86,7 @@ export interface BrokerApi {
   /** Serve `path` on every `http` listener (e.g. `/metrics`). */
   addHttpRoute(path: string, route: HttpRoute): void
   /** Replace the session store. Only valid during `register`. */
-  usePersistence(factory: PersistenceFactory): void
+  usePersistence(factory: PersistenceFactory, options?: PersistenceOptions): void
   /**
    * Wrap the session store, whichever plugin provides it (e.g. to keep
    * messages held back by an inflight window, or to order a backlog).

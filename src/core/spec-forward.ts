@@ -5,8 +5,9 @@
  * - QoS: it downgrades to the granted QoS only when a subscription filter equals
  *   the topic, so a QoS 1 wildcard subscriber receives QoS 2 messages at QoS 2,
  *   and messages queued for an offline session keep the publisher's QoS.
- * - DUP: it copies the publisher's DUP flag to every subscriber and never sets
- *   it when it re-sends an unacknowledged message after a reconnect.
+ * - DUP: it copies the publisher's DUP flag to every subscriber (and never sets
+ *   it when it re-sends an unacknowledged message after a reconnect: see
+ *   spec-resend.ts, which marks those at the store).
  * - `$` topics: messages queued for a persistent session skip the leading
  *   wildcard check, so `#` receives `$foo/bar` after a reconnect.
  *
@@ -39,9 +40,6 @@ export interface ForwardClient {
   subscriptions: Record<string, { qos: number } | undefined>
 }
 
-/** Most unacknowledged deliveries remembered per persistent session, for the DUP flag. */
-const MAX_TRACKED_PER_SESSION = 10_000
-
 /** `grantedQos` when the only matching subscriptions are leading wildcards and the topic starts with `$`. */
 export const DOLLAR_ONLY = -2
 
@@ -50,42 +48,7 @@ export function isStoredRedelivery (packet: ForwardPacket): boolean {
   return packet.messageId !== undefined
 }
 
-/**
- * The messages written to one persistent session and not acknowledged yet,
- * by identity (publishing broker → its counters): numbers in a Set per broker,
- * so a delivery builds no key string.
- */
-class SentMessages {
-  readonly #byBroker = new Map<string, Set<number>>()
-  #size = 0
-
-  add (brokerId: string, counter: number): void {
-    let counters = this.#byBroker.get(brokerId)
-    if (counters === undefined) {
-      counters = new Set()
-      this.#byBroker.set(brokerId, counters)
-    }
-    if (counters.has(counter)) return
-    counters.add(counter)
-    if (++this.#size <= MAX_TRACKED_PER_SESSION) return
-    // Forget the oldest of this broker's (Set order is insertion order).
-    const oldest = counters.values().next().value
-    if (oldest !== undefined && counters.delete(oldest)) this.#size--
-  }
-
-  has (brokerId: string, counter: number): boolean {
-    return this.#byBroker.get(brokerId)?.has(counter) === true
-  }
-
-  delete (brokerId: string, counter: number): void {
-    if (this.#byBroker.get(brokerId)?.delete(counter) === true) this.#size--
-  }
-}
-
 export class ForwardRules {
-  /** Persistent session id → messages written to it and not yet acknowledged. */
-  readonly #unacked = new Map<string, SentMessages>()
-
   /**
    * The packet to write, or null to withhold it. On the stored-redelivery path
    * the result is `packet` itself, changed in place.
@@ -104,41 +67,16 @@ export class ForwardRules {
     // On the stored path a QoS 0 result cannot be written (the stored copy would never be
     // acknowledged and would come back on every reconnect): withhold it, aedes then drops it.
     if (stored && qos === 0 && packet.qos > 0) return null
-    // [MQTT-3.3.1-1] DUP = 1 only when re-sending; [MQTT-3.3.1-2] never on QoS 0;
-    // [MQTT-3.3.1-3] never copied from the incoming PUBLISH.
-    const dup = stored && qos > 0 && this.#wasSent(client.id, packet)
-    if (qos > 0 && !client.clean && !packet.retain) this.#remember(client.id, packet)
     if (stored) {
+      // [MQTT-3.3.1-1] DUP 1 when re-sending: the core store decorator set it on the entries
+      // handed out before the disconnect (spec-resend.ts); [MQTT-3.3.1-2] never on QoS 0.
       packet.qos = qos
-      packet.dup = dup
+      packet.dup = qos > 0 && packet.dup
       return packet
     }
-    if (qos === packet.qos && dup === packet.dup) return packet
-    return { ...packet, qos, dup }
-  }
-
-  /** A QoS 1/2 delivery was acknowledged (PUBACK / PUBCOMP): it is no longer a re-send candidate. */
-  acknowledged (clientId: string, packet: ForwardPacket | undefined): void {
-    if (packet === undefined) return
-    this.#unacked.get(clientId)?.delete(packet.brokerId ?? '', packet.brokerCounter ?? -1)
-  }
-
-  /** The session ended (clean session connect): forget what it was sent. */
-  sessionEnded (clientId: string): void {
-    this.#unacked.delete(clientId)
-  }
-
-  #remember (clientId: string, packet: ForwardPacket): void {
-    let sent = this.#unacked.get(clientId)
-    if (sent === undefined) {
-      sent = new SentMessages()
-      this.#unacked.set(clientId, sent)
-    }
-    sent.add(packet.brokerId ?? '', packet.brokerCounter ?? -1)
-  }
-
-  #wasSent (clientId: string, packet: ForwardPacket): boolean {
-    return this.#unacked.get(clientId)?.has(packet.brokerId ?? '', packet.brokerCounter ?? -1) === true
+    // [MQTT-3.3.1-3] a new delivery never copies the incoming DUP.
+    if (qos === packet.qos && !packet.dup) return packet
+    return { ...packet, qos, dup: false }
   }
 }
 

@@ -178,6 +178,25 @@ test('[MQTT-4.3.3-2] QoS 2 is delivered exactly once: a DUP re-send before PUBRE
   expect((await got).map((m) => m.payload.toString())).toEqual(['first', 'second'])
 })
 
+test('[MQTT-4.3.3-2] a QoS 2 PUBLISH and its DUP re-send arriving in one read are forwarded once', async () => {
+  const broker = await startBroker()
+  const sub = await connectClient(broker.mqttUrl)
+  await sub.subscribeAsync('once1/#', { qos: 2 })
+  const got = receivedUntil(sub, 'once1/sentinel')
+  const raw = await rawConnected(broker.mqttUrl)
+  // aedes handles every packet of one read at once: the re-send was looked up before the first was stored.
+  raw.writeRaw(Buffer.concat([
+    generate({ cmd: 'publish', topic: 'once1/a', payload: 'first', qos: 2, messageId: 8 }),
+    generate({ cmd: 'publish', topic: 'once1/a', payload: 'first', qos: 2, messageId: 8, dup: true }),
+  ]))
+  await raw.next('pubrec')
+  await raw.next('pubrec')
+  raw.send({ cmd: 'pubrel', messageId: 8 })
+  await raw.next('pubcomp')
+  raw.send({ cmd: 'publish', topic: 'once1/sentinel', payload: 'end', qos: 0 })
+  expect((await got).map((m) => m.payload.toString())).toEqual(['first'])
+})
+
 test('[MQTT-4.3.3-2] a PUBREL for an unknown packet identifier is still answered with PUBCOMP', async () => {
   const broker = await startBroker()
   const raw = await rawConnected(broker.mqttUrl)

@@ -1,0 +1,93 @@
+/**
+ * The core's own decorator around the session store, applied outermost (after
+ * every plugin's `decoratePersistence`), so it sees each call exactly as aedes
+ * makes it. It carries the MQTT rules that can only be kept at the store:
+ *
+ * - `outgoingEnqueueCombi`: release the held PUBACK once a QoS 1 message is
+ *   stored (durable-acks.ts); queue with RETAIN 0 [MQTT-3.3.1-9] (spec-retained.ts).
+ * - `outgoingUpdate`: store a retained message sent on SUBSCRIBE to a
+ *   persistent session before aedes writes it [MQTT-4.3.3-1] (spec-retained.ts).
+ * - `outgoingStream` / `outgoingClearMessageId`: DUP on re-sends and packet ids
+ *   in flight after a reconnect [MQTT-3.3.1-1], [MQTT-2.3.1-4] (spec-resend.ts).
+ * - `incomingGetPacket` / `incomingStorePacket`: one delivery per inbound
+ *   QoS 2 message [MQTT-4.3.3-2] (spec-qos2-inbound.ts).
+ *
+ * Every other call reaches the store untouched.
+ */
+import type { Readable } from 'node:stream'
+import type { DurableAcks } from './durable-acks.js'
+import type { InboundQos2 } from './spec-qos2-inbound.js'
+import type { Resends } from './spec-resend.js'
+import type { RetainedDeliveries, RetainedPacket } from './spec-retained.js'
+
+/** The aedes-persistence 11 calls the decorator changes. */
+interface Store {
+  outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void>
+  outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: RetainedPacket): Promise<void>
+  outgoingUpdate(client: { id: string }, packet: RetainedPacket): Promise<void>
+  outgoingClearMessageId(client: object, packet: { messageId?: number }): Promise<unknown>
+  outgoingStream(client: object): Readable
+  incomingGetPacket(client: object, packet: { messageId?: number }): Promise<unknown>
+  incomingStorePacket(client: object, packet: { messageId?: number }): Promise<void>
+}
+
+export interface CoreStoreParts {
+  /** Set only when the store is durable. */
+  acks: DurableAcks | undefined
+  retained: RetainedDeliveries
+  resends: Resends
+  qos2: InboundQos2
+}
+
+export function decorateCoreStore (store: object, parts: CoreStoreParts): object {
+  const inner = store as Store
+  const { acks, retained, resends, qos2 } = parts
+  const overrides: Omit<Store, 'outgoingEnqueue'> = {
+    outgoingEnqueueCombi (subs, packet) {
+      const queued = retained.queued(packet)
+      const ack = acks?.claim(packet)
+      const stored = inner.outgoingEnqueueCombi(subs, queued)
+      // A decorator below may have set metadata on the copy (a priority): the live message carries it too.
+      if (queued !== packet && queued.properties !== packet.properties) packet.properties = queued.properties
+      if (ack === undefined) return stored
+      return stored.then(() => { acks!.release(ack) }, (err: unknown) => {
+        acks!.fail(ack)
+        throw err
+      })
+    },
+    outgoingUpdate (client, packet) {
+      if (retained.isPending(packet)) return retained.store(inner, client, packet)
+      return inner.outgoingUpdate(client, packet)
+    },
+    outgoingClearMessageId (client, packet) {
+      resends.cleared(client, packet)
+      return inner.outgoingClearMessageId(client, packet)
+    },
+    outgoingStream: (client) => resends.stream(client, inner.outgoingStream(client)),
+    incomingGetPacket: (client, packet) => qos2.get(inner, client, packet),
+    incomingStorePacket: (client, packet) => qos2.store(inner, client, packet),
+  }
+  return delegate(store, overrides as unknown as Record<PropertyKey, unknown>)
+}
+
+/**
+ * `store` with `overrides` in front: a Proxy, since the store is any
+ * aedes-persistence (its methods may use private fields, so they run bound
+ * to it) and methods added later keep working.
+ */
+function delegate (store: object, overrides: Record<PropertyKey, unknown>): object {
+  const bound = new WeakMap<object, unknown>()
+  return new Proxy(store, {
+    get (target, prop) {
+      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop]
+      const value: unknown = Reflect.get(target, prop, target)
+      if (typeof value !== 'function') return value
+      let fn = bound.get(value)
+      if (fn === undefined) {
+        fn = (value as (...args: unknown[]) => unknown).bind(target)
+        bound.set(value, fn)
+      }
+      return fn
+    },
+  })
+}
