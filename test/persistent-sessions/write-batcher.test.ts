@@ -2,32 +2,56 @@ import { describe, expect, test } from 'vitest'
 import { WriteBatcher, type BatchSink } from '../../plugins/persistent-sessions/store/write-batcher.js'
 
 interface Doc { _id: string }
+interface Call { puts: string[], dels: string[], done: () => void, fail: (err: Error) => void }
 
-/** A sink that records each call and lets the test decide when a write completes. */
-function gatedSink (): { sink: BatchSink<Doc>, calls: Array<{ op: 'insert' | 'remove', ids: string[], done: () => void }>, next: () => Promise<void> } {
-  const calls: Array<{ op: 'insert' | 'remove', ids: string[], done: () => void }> = []
+/** A sink that records each append and lets the test decide when it completes. */
+function gatedSink (): { sink: BatchSink<Doc>, calls: Call[], next: () => Promise<void> } {
+  const calls: Call[] = []
   let notify: (() => void) | undefined
-  const record = (op: 'insert' | 'remove', ids: string[]): Promise<void> => new Promise((resolve) => {
-    calls.push({ op, ids, done: resolve })
-    notify?.()
-  })
-  return {
-    calls,
-    sink: { insert: (docs) => record('insert', docs.map((d) => d._id)), remove: (ids) => record('remove', [...ids]) },
-    next: () => new Promise((resolve) => { notify = resolve }),
+  const sink: BatchSink<Doc> = {
+    write: (docs, removed) => new Promise<void>((resolve, reject) => {
+      calls.push({ puts: docs.map((d) => d._id), dels: [...removed], done: resolve, fail: reject })
+      notify?.()
+    }),
   }
+  return { calls, sink, next: () => new Promise((resolve) => { notify = resolve }) }
 }
 
+const shape = (calls: Call[]): Array<[string[], string[]]> => calls.map((c) => [c.puts, c.dels])
+
 describe('write batcher', () => {
+  test('one append per batch: documents, then removals; callers released once it is written', async () => {
+    const { sink, calls, next } = gatedSink()
+    const batcher = new WriteBatcher<Doc>(sink, (err) => { throw err })
+    batcher.put({ _id: 'old' })
+    const seeded = batcher.commit()
+    await next()
+    calls[0]?.done()
+    await seeded
+
+    batcher.put({ _id: 'new' })
+    batcher.del('old')
+    batcher.put({ _id: 'other' })
+    let released = false
+    const committed = batcher.commit().then(() => { released = true })
+    await next()
+    expect(shape(calls)).toEqual([[['old'], []], [['new', 'other'], ['old']]])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(released).toBe(false)
+    calls[1]?.done()
+    await committed
+    expect(batcher.stats).toMatchObject({ batches: 2, inserted: 3, removed: 1 })
+  })
+
   test('flush() writes queued changes with nobody waiting, in order behind the batch being written', async () => {
     const { sink, calls, next } = gatedSink()
     const batcher = new WriteBatcher<Doc>(sink, (err) => { throw err })
     batcher.put({ _id: 'a' })
     const first = batcher.commit()
     await next()
-    expect(calls.map((c) => [c.op, c.ids])).toEqual([['insert', ['a']]])
+    expect(shape(calls)).toEqual([[['a'], []]])
 
-    // while 'a' is on its way: a change nobody awaits
+    // while 'a' is on its way: changes nobody awaits
     batcher.put({ _id: 'b' })
     batcher.del('a')
     batcher.flush()
@@ -35,13 +59,10 @@ describe('write batcher', () => {
     calls[0]?.done()
     await first
     await second
-    expect(calls.map((c) => [c.op, c.ids])).toEqual([['insert', ['a']], ['insert', ['b']]])
-    const third = next()
+    expect(shape(calls)).toEqual([[['a'], []], [['b'], ['a']]])
     calls[1]?.done()
-    await third
-    calls[2]?.done()
     await batcher.drain()
-    expect(calls.map((c) => [c.op, c.ids])).toEqual([['insert', ['a']], ['insert', ['b']], ['remove', ['a']]])
+    expect(calls).toHaveLength(2)
   })
 
   test('a put deleted before its batch goes out never reaches the sink', async () => {
@@ -55,36 +76,21 @@ describe('write batcher', () => {
     expect(batcher.stats.cancelled).toBe(1)
   })
 
-  test('a lazy removal goes out in the same cycle, after the callers are released; a plain one before', async () => {
+  test('a failed append rejects its callers and is reported; the next batch still goes', async () => {
     const { sink, calls, next } = gatedSink()
-    const batcher = new WriteBatcher<Doc>(sink, (err) => { throw err })
-    batcher.put({ _id: 'old' })
-    batcher.put({ _id: 'gone' })
-    const seeded = batcher.commit()
+    const errors: unknown[] = []
+    const batcher = new WriteBatcher<Doc>(sink, (err) => errors.push(err))
+    batcher.put({ _id: 'a' })
+    const failed = batcher.commit()
     await next()
-    calls[0]?.done()
-    await seeded
-
-    batcher.put({ _id: 'new' })
-    batcher.del('old', true)
-    batcher.del('gone')
-    let released = false
-    const committed = batcher.commit().then(() => { released = true })
+    calls[0]?.fail(new Error('disk full'))
+    await expect(failed).rejects.toThrow('disk full')
+    expect(errors).toHaveLength(1)
+    batcher.put({ _id: 'b' })
+    const ok = batcher.commit()
     await next()
-    expect(calls.at(-1)).toMatchObject({ op: 'insert', ids: ['new'] })
-    const plain = next()
-    calls.at(-1)?.done()
-    await plain
-    expect(calls.at(-1)).toMatchObject({ op: 'remove', ids: ['gone'] })
-    expect(released).toBe(false)
-    const lazy = next()
-    calls.at(-1)?.done()
-    await committed
-    await lazy
-    // released before the lazy removal is written
-    expect(calls.at(-1)).toMatchObject({ op: 'remove', ids: ['old'] })
-    calls.at(-1)?.done()
-    await batcher.drain()
-    expect(calls).toHaveLength(4)
+    calls[1]?.done()
+    await ok
+    expect(shape(calls)).toEqual([[['a'], []], [['b'], []]])
   })
 })

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises'
+import { open, rename, stat, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import Datastore from 'nedb-promises'
 import type { Logger } from 'pino'
 import { escapeLineBreaks, type StoreDoc } from './codec.js'
@@ -6,42 +7,76 @@ import { checkDatafile, cutTornTail, looksLikeDocument } from './integrity.js'
 import type { BatchSink } from './write-batcher.js'
 
 /** What nedb-promises forwards to @seald-io/nedb through its proxy, beyond its typings. */
-type NedbStore = ReturnType<typeof Datastore.create> & { compactDatafileAsync(): Promise<void>, getAllData(): unknown[] }
+type NedbStore = ReturnType<typeof Datastore.create> & { getAllData(): unknown[] }
 
 /**
  * nedb appends every change; only compaction gives the space back. Besides the
  * timer, compact once the lines appended since the last compaction outnumber
  * the live documents this many times (and are at least `GROWTH_MIN_LINES`):
- * under load the file would otherwise grow by ~40 lines per delivered message
- * between two timed compactions (the benchmark wrote 56 MB in 20 s).
+ * under load the file would otherwise grow by several lines per delivered
+ * message between two timed compactions.
  */
 const GROWTH_FACTOR = 4
 const GROWTH_MIN_LINES = 100_000
 
 /**
- * The nedb datafile: checked before it loads, appended to in batches,
- * compacted on demand and when it has grown too far past its live data.
- * `filename` undefined: nedb `inMemoryOnly`, nothing touches the disk.
+ * The datafile, in nedb's format: one JSON document per line, a removal as
+ * `{"$$deleted":true,"_id":…}`, the last line for an `_id` wins.
+ *
+ * nedb-promises checks and loads it (and compacts it while loading). From
+ * then on midge appends to it itself, through one file handle kept open, one
+ * write per batch: nedb's own insert/remove keeps a second, indexed copy of
+ * every document in memory, deep-copies and matches each one, and opens and
+ * closes the file per append — most of the CPU a delivery cost (profiled on a
+ * 20k-message backlog drain), for a copy midge never reads (the session state
+ * is its own index). What compaction needs of that copy is the current line
+ * of each live document, kept here by `_id`. A compaction writes them the way
+ * nedb does (a `~` copy, flushed, renamed over the file, directory flushed),
+ * so nedb's load still finds a whole file after a crash at any step.
+ *
+ * `filename` undefined: in memory only, nothing touches the disk.
  */
 export class Datafile {
   readonly filename: string | undefined
-  readonly #db: NedbStore
   readonly #log: Logger
-  /** Documents in the file that are live (what compaction keeps). */
-  #live = 0
+  /** The file's live documents by `_id`: as loaded, or the line written. */
+  readonly #live = new Map<string, StoreDoc | string>()
   /** Lines appended since the last compaction. */
   #appended = 0
+  #handle: FileHandle | undefined
+  /** Appends and compactions, one at a time, in order. */
+  #queue: Promise<void> = Promise.resolve()
   #compacting: Promise<void> | undefined
   #closed = false
 
   constructor (filename: string | undefined, log: Logger) {
     this.filename = filename
     this.#log = log
-    this.#db = Datastore.create({
+  }
+
+  /** Where write batches go: documents first, then removals, in one append. */
+  readonly sink: BatchSink<StoreDoc> = {
+    write: (docs, removed) => this.#append(docs, removed),
+  }
+
+  /**
+   * Checks the file (a torn last line is cut off and reported; damage throws
+   * `StoreCorruptError`), loads it with nedb (which compacts it) and returns
+   * every document, then keeps the file open for appends.
+   */
+  async load (): Promise<readonly StoreDoc[]> {
+    const filename = this.filename
+    if (filename === undefined) return []
+    const report = await cutTornTail(filename)
+    if (report?.tornTail !== undefined) {
+      this.#log.warn({ file: report.file, line: report.tornTail.line, bytes: report.tornTail.bytes },
+        'session store: cut off an incomplete last line (a write interrupted by a crash; it was never acknowledged)')
+    }
+    const db = Datastore.create({
       filename,
-      inMemoryOnly: filename === undefined,
       // Any bad line fails the load; checkDatafile then says which.
       corruptAlertThreshold: 0,
+      // nedb rewrites the file while loading: it must escape what midge escapes (see escapeLineBreaks)
       afterSerialization: escapeLineBreaks,
       // nedb skips valid JSON that is not a document without a word; counted
       // as corrupt instead, it fails the load before nedb rewrites the file
@@ -50,70 +85,28 @@ export class Datafile {
         return line
       },
     }) as NedbStore
-  }
-
-  /** Where write batches go. */
-  readonly sink: BatchSink<StoreDoc> = {
-    insert: (docs) => this.#db.insert(docs),
-    remove: (ids) => this.#db.remove({ _id: { $in: ids } }, { multi: true }),
-  }
-
-  /**
-   * Checks the file (a torn last line is cut off and reported; damage throws
-   * `StoreCorruptError`), loads it (nedb compacts while loading) and returns
-   * every document.
-   */
-  async load (): Promise<readonly StoreDoc[]> {
-    const filename = this.filename
-    if (filename !== undefined) {
-      const report = await cutTornTail(filename)
-      if (report?.tornTail !== undefined) {
-        this.#log.warn({ file: report.file, line: report.tornTail.line, bytes: report.tornTail.bytes },
-          'session store: cut off an incomplete last line (a write interrupted by a crash; it was never acknowledged)')
-      }
-    }
     try {
-      await this.#db.load()
+      await db.load()
     } catch (err) {
       // nedb refused a line it could not parse: the full scan names it (and throws StoreCorruptError)
-      if (filename !== undefined) await checkDatafile(filename)
+      await checkDatafile(filename)
       throw err
     }
-    // nedb's own documents, not copies (find() deep-copies each): read-only from here on
-    const docs = this.#db.getAllData() as StoreDoc[]
-    this.#live = docs.length
+    // nedb's own documents, not copies (find() deep-copies each); nedb itself is not used again
+    const docs = db.getAllData() as StoreDoc[]
+    for (const doc of docs) this.#live.set(doc._id, doc)
+    this.#handle = await open(filename, 'a')
     return docs
   }
 
-  /**
-   * Rewrites the file with live documents only (nedb's crash-safe rewrite,
-   * queued behind the writes already handed to nedb). One at a time.
-   */
+  /** Rewrites the file with its live documents only. One at a time, queued behind the appends before it. */
   compact (): Promise<void> {
     if (this.filename === undefined || this.#closed) return Promise.resolve()
-    this.#compacting ??= (async () => {
-      const started = Date.now()
-      const appended = this.#appended
-      try {
-        await this.#db.compactDatafileAsync()
-        this.#appended -= appended
-        this.#log.debug({ file: this.filename, ms: Date.now() - started, live: this.#live, dropped: appended }, 'session store compacted')
-      } finally {
-        this.#compacting = undefined
-      }
-    })()
+    this.#compacting ??= this.#enqueue(() => this.#rewrite()).finally(() => { this.#compacting = undefined })
     return this.#compacting
   }
 
-  /** After each batch: count lines, and compact when the file has grown too far past its live data. */
-  written (inserted: number, removed: number): void {
-    this.#live += inserted - removed
-    this.#appended += inserted + removed
-    if (this.#compacting !== undefined || this.filename === undefined || this.#appended < Math.max(GROWTH_MIN_LINES, GROWTH_FACTOR * this.#live)) return
-    this.compact().catch((err: unknown) => this.#log.error({ err, file: this.filename }, 'session store compaction failed'))
-  }
-
-  /** Bytes on disk now (nedb rewrites through `<file>~`; between its steps only that may exist). */
+  /** Bytes on disk now (a compaction renames `<file>~` over the file; between its steps only that may exist). */
   async size (): Promise<number> {
     if (this.filename === undefined) return 0
     for (const file of [this.filename, this.filename + '~']) {
@@ -124,9 +117,88 @@ export class Datafile {
     return 0
   }
 
-  /** No more compactions; waits for a running one. */
+  /** Waits for the appends and a compaction under way, then closes the file. */
   async close (): Promise<void> {
     this.#closed = true
-    await this.#compacting
+    await this.#enqueue(async () => {
+      await this.#handle?.close()
+      this.#handle = undefined
+    })
+  }
+
+  #append (docs: readonly StoreDoc[], removed: readonly string[]): Promise<void> {
+    if (this.filename === undefined) return Promise.resolve()
+    let text = ''
+    for (const doc of docs) {
+      const line = escapeLineBreaks(JSON.stringify(doc))
+      this.#live.set(doc._id, line)
+      text += line + '\n'
+    }
+    for (const id of removed) {
+      this.#live.delete(id)
+      text += `{"$$deleted":true,"_id":${JSON.stringify(id)}}\n`
+    }
+    if (text === '') return this.#queue
+    const lines = docs.length + removed.length
+    const written = this.#enqueue(async () => {
+      if (this.#handle === undefined) throw new Error(`session store ${this.filename ?? ''}: not open`)
+      await this.#handle.appendFile(text)
+    })
+    return written.then(() => this.#grown(lines))
+  }
+
+  /** Compacts when the file has grown too far past its live data. */
+  #grown (lines: number): void {
+    this.#appended += lines
+    if (this.#compacting !== undefined || this.#closed || this.#appended < Math.max(GROWTH_MIN_LINES, GROWTH_FACTOR * this.#live.size)) return
+    this.compact().catch((err: unknown) => this.#log.error({ err, file: this.filename }, 'session store compaction failed'))
+  }
+
+  /** nedb's crash-safe rewrite (storage.crashSafeWriteFileLines): a flushed `~` copy renamed over the file. */
+  async #rewrite (): Promise<void> {
+    const filename = this.filename
+    if (filename === undefined || this.#handle === undefined) return
+    const started = Date.now()
+    const dropped = this.#appended
+    const temp = filename + '~'
+    const copy = await open(temp, 'w')
+    try {
+      let chunk = ''
+      for (const value of this.#live.values()) {
+        chunk += (typeof value === 'string' ? value : escapeLineBreaks(JSON.stringify(value))) + '\n'
+        if (chunk.length >= 1 << 20) {
+          await copy.write(chunk)
+          chunk = ''
+        }
+      }
+      if (chunk !== '') await copy.write(chunk)
+      await copy.sync()
+    } finally {
+      await copy.close()
+    }
+    await this.#handle.sync()
+    await this.#handle.close()
+    this.#handle = undefined
+    await rename(temp, filename)
+    await syncDir(dirname(filename))
+    this.#handle = await open(filename, 'a')
+    this.#appended = 0
+    this.#log.debug({ file: filename, ms: Date.now() - started, live: this.#live.size, dropped }, 'session store compacted')
+  }
+
+  #enqueue (step: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(step)
+    // a failed step is reported to its caller; the next ones still run
+    this.#queue = run.catch(() => {})
+    return run
+  }
+}
+
+async function syncDir (dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }

@@ -66,11 +66,10 @@ export class NedbPersistence {
     const log = this.#opts.log
     this.#file = new Datafile(options.filename, log)
     this.#batch = new WriteBatcher<StoreDoc>(this.#file.sink,
-      (err) => log.error({ err, file: options.filename }, 'session store write failed'),
-      (inserted, removed) => this.#file.written(inserted, removed))
+      (err) => log.error({ err, file: options.filename }, 'session store write failed'))
     this.#state = new SessionState({
       put: (doc) => this.#batch.put(doc),
-      del: (id, lazy) => this.#batch.del(id, lazy),
+      del: (id) => this.#batch.del(id),
       next: () => ++this.#lastWrite,
     }, { maxQueued: this.#opts.maxQueued, onDrop: this.#opts.onDrop, now: this.#opts.now })
   }

@@ -16,8 +16,7 @@ import type { DropListener, StoredPacket } from './types.js'
 /** Receives the document side of every change. */
 export interface DocWriter {
   put(doc: StoreDoc): void
-  /** `lazy`: the removal need not be on disk before the change is acknowledged (see WriteBatcher.del). */
-  del(id: string, lazy?: boolean): void
+  del(id: string): void
   /** A new write number: unique and increasing, also used as queue position. */
   next(): number
 }
@@ -143,7 +142,7 @@ export class SessionState {
       // a copy: aedes goes on using its own PUBREL object
       queue.replace(entry, { ...packet })
       if (body !== undefined) this.tally.queued--
-      this.#release(body, true)
+      this.#release(body)
     } else if (entry.packet.messageId === packet.messageId) {
       return 'memory' // redelivery with the id it already has: nothing changes
     } else {
@@ -170,7 +169,7 @@ export class SessionState {
     const entry = queue?.findForClear(packet)
     if (queue === undefined || entry === undefined) return undefined
     // an ack lost in a crash only brings the message back once more
-    this.#removeEntry(clientId, queue, entry, true)
+    this.#removeEntry(clientId, queue, entry)
     return entry.packet
   }
 
@@ -285,20 +284,20 @@ export class SessionState {
     return queue
   }
 
-  #removeEntry (clientId: string, queue: ClientQueue, entry: QueueEntry, lazy = false): void {
+  #removeEntry (clientId: string, queue: ClientQueue, entry: QueueEntry): void {
     queue.remove(entry)
     if (queue.size === 0) this.queues.delete(clientId)
-    this.#w.del(entry.docId, lazy)
+    this.#w.del(entry.docId)
     if (entry.body !== undefined) this.tally.queued--
-    this.#release(entry.body, lazy)
+    this.#release(entry.body)
   }
 
   /** One queue entry less points at the body; the last one removes it. */
-  #release (body: MessageBody | undefined, lazy = false): void {
+  #release (body: MessageBody | undefined): void {
     if (body === undefined) return
     body.refs--
     if (body.refs === 0) {
-      this.#w.del(body.id, lazy)
+      this.#w.del(body.id)
       this.tally.release(body)
     }
   }
@@ -306,7 +305,7 @@ export class SessionState {
   /** A new version of the entry's document; the old one may linger after a crash: the newer one wins at load. */
   #rewrite (clientId: string, entry: QueueEntry): void {
     entry.idUnsaved = false
-    this.#w.del(entry.docId, true)
+    this.#w.del(entry.docId)
     entry.docId = docId(this.#w.next())
     this.#w.put(this.#entryDoc(clientId, entry))
   }

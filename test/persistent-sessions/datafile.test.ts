@@ -1,0 +1,93 @@
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import Datastore from 'nedb-promises'
+import { describe, expect, test } from 'vitest'
+import { openStore, publish, readAll, tempDir } from './helpers.js'
+
+/** The datafile's lines, parsed. */
+function lines (file: string): Array<Record<string, unknown>> {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+/**
+ * midge appends to the nedb datafile itself and compacts it itself (see
+ * store/datafile.ts); nedb-promises still loads it. These pin that the file
+ * stays nedb's format and that a compaction under way loses nothing.
+ */
+describe('nedb store: the datafile midge writes', () => {
+  test('is nedb\'s format: nedb-promises loads exactly the live documents, removals applied', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const { store } = await openStore(file)
+    const c1 = { id: 'c1' }
+    const kept = publish('t/\u2028', 'kept \u2029')
+    const acked = publish('t', 'acked')
+    await store.outgoingEnqueueCombi([{ clientId: 'c1' }], acked)
+    await store.outgoingEnqueueCombi([{ clientId: 'c1' }, { clientId: 'c2' }], kept)
+    await store.outgoingUpdate(c1, { ...acked, messageId: 1 })
+    await store.outgoingClearMessageId(c1, { cmd: 'puback', messageId: 1 })
+    await store.addSubscriptions(c1, [{ topic: 't', qos: 1 }])
+    await store.destroy()
+
+    // removals are nedb's own records; every line is one document (U+2028/2029 escaped)
+    expect(lines(file).some((l) => l.$$deleted === true)).toBe(true)
+    // on a copy: nedb rewrites what it loads, and without midge's escaping (U+2028) that breaks the file
+    const copy = join(dirname(file), 'copy.db')
+    copyFileSync(file, copy)
+    const db = Datastore.create({ filename: copy })
+    await db.load()
+    const docs = await db.find<{ t: string }>({})
+    // one body and two entries for `kept`, the subscriptions
+    expect(docs.map((d) => d.t).sort()).toEqual(['m', 'q', 'q', 's'])
+
+    const { store: again } = await openStore(file)
+    expect((await readAll(again.outgoingStream(c1))).map((p) => [p.topic, p.payload])).toEqual([['t/\u2028', 'kept \u2029']])
+  })
+
+  test('a compaction while writes keep coming keeps every live document, drops the rest, and takes the writes behind it', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const { store } = await openStore(file)
+    const c1 = { id: 'c1' }
+    const sent = Array.from({ length: 200 }, (_, i) => publish('t', `m${i}`))
+    for (const p of sent) await store.outgoingEnqueueCombi([{ clientId: 'c1' }], p)
+    for (let i = 0; i < 150; i++) {
+      await store.outgoingUpdate(c1, { ...sent[i], messageId: i + 1 })
+      await store.outgoingClearMessageId(c1, { cmd: 'puback', messageId: i + 1 })
+    }
+    // a write waited for: the acks' removals (written without waiting) are in the file too
+    await store.addSubscriptions(c1, [{ topic: 't', qos: 1 }])
+    const before = lines(file).length
+    expect(before).toBe(2 * 200 + 2 * 150 + 1)
+
+    const during = [publish('t', 'during-1'), publish('t', 'during-2')]
+    const compacted = store.compact()
+    // queued behind the compaction: they must end up in the new file
+    const writes = during.map((p) => store.outgoingEnqueueCombi([{ clientId: 'c1' }], p))
+    const ack = store.outgoingUpdate(c1, { ...sent[150], messageId: 151 })
+      .then(() => store.outgoingClearMessageId(c1, { cmd: 'puback', messageId: 151 }))
+    await Promise.all([compacted, ...writes, ack])
+    await store.destroy()
+
+    // the 49 messages left (body + entry each) and the subscriptions, then what came behind the compaction
+    // (the two new messages, and removals: of the message acknowledged, and of documents the copy no longer had)
+    const after = lines(file)
+    expect(after.length).toBeLessThan(2 * 49 + 1 + 2 * 2 + 10)
+    const { store: again } = await openStore(file)
+    expect((await readAll(again.outgoingStream(c1))).map((p) => p.payload)).toEqual([
+      ...sent.slice(151).map((p) => p.payload),
+      'during-1', 'during-2',
+    ])
+  })
+
+  test('a crash after the compacted copy was written but before it replaced the file: the file as it was loads', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'sessions.db')
+    const first = await openStore(file)
+    await first.store.outgoingEnqueueCombi([{ clientId: 'c1' }], publish('t', 'x'))
+    await first.store.destroy()
+    // a half-written copy left behind
+    writeFileSync(file + '~', '{"_id":"zz","t":"m","j":"{\\"f\\":{}}"}\n{"_id":')
+
+    const { store } = await openStore(file)
+    expect((await readAll(store.outgoingStream({ id: 'c1' }))).map((p) => p.payload)).toEqual(['x'])
+  })
+})
