@@ -61,6 +61,7 @@ export class AedesAdapter {
   readonly #log: Logger
   readonly #events: BrokerEvents
   readonly #maxQos: QoS
+  readonly #maxTopicLevels: number
   readonly clients = new ClientDirectory()
   /** Connection facade → aedes client, and the aedes clients handed to aedes by `handle` (for `deliverTo` / `clientOf`). */
   readonly #connections = new WeakMap<ClientInfo, Client>()
@@ -72,6 +73,7 @@ export class AedesAdapter {
     this.#log = options.log
     this.#events = options.events
     this.#maxQos = options.config.mqtt.maxQos
+    this.#maxTopicLevels = options.config.limits.maxTopicLevels
     this.#acks = acks
   }
 
@@ -110,7 +112,7 @@ export class AedesAdapter {
 
   /** Hand a connection to aedes. `request` is the HTTP upgrade for WebSocket connections. */
   handle (stream: Duplex, meta: ConnectionMeta, request?: IncomingMessage): ClientInfo {
-    guardWire(stream, { maxQos: this.#maxQos, onViolation: (reason) => this.#log.debug({ reason, listener: meta.listener }, 'protocol violation') })
+    guardWire(stream, { maxQos: this.#maxQos, maxTopicLevels: this.#maxTopicLevels, onViolation: (reason) => this.#log.debug({ reason, listener: meta.listener }, 'protocol violation') })
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
     const info = this.clients.attach(client, meta)

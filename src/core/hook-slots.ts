@@ -11,6 +11,7 @@ import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedeliver
 import type { CountingClient, Resends } from './spec-resend.js'
 import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
+import { isTooDeepFilter } from './spec-wire.js'
 import { filterError, topicMatches } from './topic.js'
 import { WriteBatches } from './write-batch.js'
 
@@ -119,6 +120,8 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   aedes.authorizeSubscribe = (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
     // A restored session's marker (spec-session.ts): it makes Session Present true, and is never routed.
     if (isSessionMarker(sub.topic)) return callback(null, null)
+    // A filter deeper than limits.maxTopicLevels, blanked on the wire: refused, SUBACK 0x80 [MQTT-3.8.4-1].
+    if (isTooDeepFilter(sub.topic)) return callback(null, null)
     // aedes's own filter check misses e.g. `a#` and `+a`; a malformed filter is a protocol error
     // and closes the connection [MQTT-4.7.1-2], [MQTT-4.7.1-3], [MQTT-4.8.0-1].
     const invalid = filterError(sub.topic)

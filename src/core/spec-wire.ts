@@ -14,6 +14,20 @@
  * - [MQTT-3.8.4-5] / [MQTT-3.9.3-1] the SUBACK shows the QoS actually granted.
  *   aedes copies the *requested* QoS into the SUBACK before any hook runs, so a
  *   `mqtt.maxQos` below 2 is applied here, by lowering the requested QoS.
+ * - [MQTT-4.7.1-2] / [MQTT-4.7.1-3] / [MQTT-4.7.3-2] a malformed filter in
+ *   UNSUBSCRIBE (`a#`, `+a`, U+0000) closes the connection: aedes checks
+ *   UNSUBSCRIBE filters with its own lenient test only (SUBSCRIBE filters are
+ *   checked in hook-slots), and would let a client remove the session marker
+ *   (spec-session.ts). No client filter may contain U+0000.
+ * - [MQTT-3.8.4-1] a SUBSCRIBE is answered even when a filter has more levels
+ *   than `limits.maxTopicLevels`: aedes closes the connection for it before any
+ *   hook runs. Such a filter is overwritten in place with as many U+0000 bytes
+ *   (one level, which no client can send), which hook-slots refuses: SUBACK
+ *   0x80. In UNSUBSCRIBE it matches nothing, as it could not have been granted.
+ * - [MQTT-3.1.4-1] a CONNECT with bytes after its last field is malformed.
+ * - A DISCONNECT with a non-zero Remaining Length (§3.14.1) is malformed: the
+ *   connection closes as for any protocol error, so the will is published
+ *   [MQTT-3.1.2-8]; aedes would take it as a normal DISCONNECT.
  *
  * The guard sits on the connection's read side: aedes reads with
  * `stream.read()` on 'readable', and the guard hands it whole packets, holding
@@ -22,10 +36,13 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { Duplex } from 'node:stream'
+import { filterError } from './topic.js'
 
 export interface WireGuardOptions {
   /** Highest QoS granted on SUBSCRIBE (`mqtt.maxQos`). */
   maxQos: 0 | 1 | 2
+  /** Most levels a topic filter may have (`limits.maxTopicLevels`, what aedes enforces). */
+  maxTopicLevels: number
   /** Told why a connection was closed (for logging). */
   onViolation?: (reason: string) => void
 }
@@ -37,10 +54,12 @@ const CONNECT = 1
 const PUBLISH = 3
 const SUBSCRIBE = 8
 const UNSUBSCRIBE = 10
+const DISCONNECT = 14
+const SLASH = 0x2f
 
 /** Install the guard on a connection before handing it to aedes. */
 export function guardWire (stream: Duplex, options: WireGuardOptions): void {
-  const guard = new WireGuard(options.maxQos)
+  const guard = new WireGuard(options.maxQos, options.maxTopicLevels)
   const read = stream.read.bind(stream)
   let stopped = false
   stream.read = function guardedRead (size?: number) {
@@ -63,6 +82,7 @@ export function guardWire (stream: Duplex, options: WireGuardOptions): void {
 /** Splits the byte stream into packets and checks each one. */
 class WireGuard {
   readonly #maxQos: number
+  readonly #maxLevels: number
   #pending: Buffer[] = []
   #pendingLength = 0
   /** Bytes needed before the packet at the head of `#pending` is complete; 0 = unknown. */
@@ -71,8 +91,9 @@ class WireGuard {
   /** Bytes of a PUBLISH already checked (topic and packet id) still to pass through unbuffered. */
   #skip = 0
 
-  constructor (maxQos: number) {
+  constructor (maxQos: number, maxLevels: number) {
     this.#maxQos = maxQos
+    this.#maxLevels = maxLevels
   }
 
   /** Complete packets to pass on (or null), and a verdict if one of them breaks a rule. */
@@ -136,6 +157,7 @@ class WireGuard {
     if (type === CONNECT && first) return checkConnect(buf, start, end)
     if (type === PUBLISH) return checkPublish(buf, (buf[at]! >> 1) & 3, start, end)
     if (type === SUBSCRIBE || type === UNSUBSCRIBE) return this.#checkSubscribe(buf, type, start, end)
+    if (type === DISCONNECT && end !== start) return { close: 'DISCONNECT with a non-zero remaining length' }
     return undefined
   }
 
@@ -149,7 +171,8 @@ class WireGuard {
       const len = buf.readUInt16BE(pos)
       const filterEnd = pos + 2 + len
       if (filterEnd > end) return undefined
-      if (!isUtf8(buf.subarray(pos + 2, filterEnd))) return { close: 'ill-formed UTF-8 in topic filter [MQTT-1.5.3-1]' }
+      const verdict = this.#checkFilter(buf, type, pos + 2, filterEnd)
+      if (verdict !== undefined) return verdict
       pos = filterEnd
       if (type === SUBSCRIBE) {
         if (pos >= end) return undefined
@@ -161,6 +184,27 @@ class WireGuard {
     }
     return undefined
   }
+
+  #checkFilter (buf: Buffer, type: number, from: number, to: number): Verdict {
+    const bytes = buf.subarray(from, to)
+    if (!isUtf8(bytes)) return { close: 'ill-formed UTF-8 in topic filter [MQTT-1.5.3-1]' }
+    if (bytes.includes(0)) return { close: 'U+0000 in topic filter [MQTT-4.7.3-2]' }
+    if (type === UNSUBSCRIBE) {
+      const invalid = filterError(bytes.toString('utf8'))
+      if (invalid !== undefined) return { close: `invalid topic filter in UNSUBSCRIBE: ${invalid} [MQTT-4.7.1-2]` }
+    }
+    let levels = 1
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] === SLASH) levels++
+    if (levels > this.#maxLevels) bytes.fill(0)
+    return undefined
+  }
+}
+
+/** A filter spec-wire overwrote because it was deeper than `limits.maxTopicLevels` (all U+0000). */
+export function isTooDeepFilter (filter: string): boolean {
+  if (filter.charCodeAt(0) !== 0) return false
+  for (let i = 1; i < filter.length; i++) if (filter.charCodeAt(i) !== 0) return false
+  return true
 }
 
 function checkPublish (buf: Buffer, qos: number, start: number, end: number): Verdict {
@@ -172,7 +216,7 @@ function checkPublish (buf: Buffer, qos: number, start: number, end: number): Ve
   return undefined
 }
 
-/** Protocol level and the UTF-8 strings of a CONNECT (client id, will topic, user name). */
+/** Protocol level, the UTF-8 strings of a CONNECT (client id, will topic, user name), and nothing after its last field. */
 function checkConnect (buf: Buffer, start: number, end: number): Verdict {
   const name = readString(buf, start, end)
   if (name === undefined) return undefined
@@ -190,6 +234,7 @@ function checkConnect (buf: Buffer, start: number, end: number): Verdict {
     [(flags & 0x04) !== 0, 'will topic', true],
     [(flags & 0x04) !== 0, 'will message', false],
     [(flags & 0x80) !== 0, 'user name', true],
+    [(flags & 0x40) !== 0, 'password', false],
   ]
   let pos = name.to + 4
   for (const [present, what, text] of fields) {
@@ -199,6 +244,7 @@ function checkConnect (buf: Buffer, start: number, end: number): Verdict {
     if (text && !isUtf8(buf.subarray(field.from, field.to))) return { close: `ill-formed UTF-8 in ${what} [MQTT-1.5.3-1]` }
     pos = field.to
   }
+  if (pos !== end) return { close: `${end - pos} bytes after the last field of CONNECT [MQTT-3.1.4-1]` }
   return undefined
 }
 

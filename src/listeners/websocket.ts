@@ -12,6 +12,12 @@ import type { ConnectionHandler, RunningListener } from './types.js'
 
 type WsListenerConfig = Extract<ListenerConfig, { type: 'ws' | 'wss' }>
 
+/** The Sec-WebSocket-Protocol header offers `mqtt` or `mqttv3.1`, or no subprotocol at all. */
+export function offersMqttOrNothing (header: string | undefined): boolean {
+  if (header === undefined || header.trim() === '') return true
+  return header.split(',').some((p) => { const name = p.trim(); return name === 'mqtt' || name === 'mqttv3.1' })
+}
+
 /** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
 export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
   const refuse = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
@@ -23,7 +29,13 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
   const wss = new WebSocketServer({
     server,
     path: config.path,
-    // MQTT.js offers `mqtt`; older clients `mqttv3.1`. Answer with what was offered.
+    // A client that offers subprotocols but none we speak is refused (400): answering without one
+    // would only make a browser fail the handshake itself. One that offers none is let in.
+    verifyClient: (info, done) => {
+      if (offersMqttOrNothing(info.req.headers['sec-websocket-protocol'])) done(true)
+      else done(false, 400, 'the WebSocket subprotocol must be mqtt (or mqttv3.1)')
+    },
+    // [MQTT-6.0.0-4] select `mqtt`; older clients offer only `mqttv3.1` (MQTT 3.1), as Mosquitto accepts.
     handleProtocols: (protocols) => protocols.has('mqtt') ? 'mqtt' : (protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
     perMessageDeflate: false,
   })

@@ -71,7 +71,7 @@ test('[MQTT-3.1.2-3] the reserved connect flag set closes the connection', async
   await expectClosedWithoutConnack(broker.mqttUrl, connectBytes({ flags: 0x03 }))
 })
 
-test('[MQTT-3.1.2-11] [MQTT-3.1.2-13] will QoS or will retain without the will flag closes the connection', async () => {
+test('[MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15] will QoS or will retain without the will flag closes the connection', async () => {
   const broker = await startBroker()
   await expectClosedWithoutConnack(broker.mqttUrl, connectBytes({ flags: 0x02 | 0x08 }))
   await expectClosedWithoutConnack(broker.mqttUrl, connectBytes({ flags: 0x02 | 0x20 }))
@@ -80,6 +80,20 @@ test('[MQTT-3.1.2-11] [MQTT-3.1.2-13] will QoS or will retain without the will f
 test('[MQTT-3.1.2-14] will QoS 3 closes the connection', async () => {
   const broker = await startBroker()
   await expectClosedWithoutConnack(broker.mqttUrl, connectBytes({ flags: 0x02 | 0x04 | 0x18, willTopic: 'w' }))
+})
+
+test('[MQTT-3.1.4-1] a CONNECT with bytes after its last field closes the connection without CONNACK', async () => {
+  const broker = await startBroker()
+  const trailing = (bytes: Buffer): Buffer => {
+    const body = Buffer.concat([bytes.subarray(2), Buffer.from([1, 2, 3])])
+    return Buffer.concat([Buffer.from([0x10, body.length]), body])
+  }
+  await expectClosedWithoutConnack(broker.mqttUrl, trailing(connectBytes({ clientId: 'tail' })))
+  await expectClosedWithoutConnack(broker.mqttUrl, trailing(connectBytes({ clientId: 'tail-pw', flags: 0xc2, username: 'u', password: Buffer.from('p') })))
+  // The same CONNECT without the extra bytes is fine, password included.
+  const ok = await RawClient.open(broker.mqttUrl)
+  ok.writeRaw(connectBytes({ clientId: 'tail-ok', flags: 0xc2, username: 'u', password: Buffer.from('p') }))
+  expect(await ok.next('connack')).toMatchObject({ returnCode: 0 })
 })
 
 test('[MQTT-3.1.2-22] a password without a user name closes the connection', async () => {
@@ -156,14 +170,26 @@ test('[MQTT-3.1.2-10] [MQTT-3.14.4-3] DISCONNECT discards the will', async () =>
   expect(await got).toEqual([])
 })
 
-test('[MQTT-3.14.4-1] the server closes the connection after DISCONNECT', async () => {
+test('[MQTT-3.1.2-8] [MQTT-4.8.0-1] a DISCONNECT with a non-zero remaining length is malformed: closed, will published', async () => {
+  const broker = await startBroker()
+  const watcher = await connectClient(broker.mqttUrl)
+  await watcher.subscribeAsync('will/badbye')
+  const raw = await RawClient.open(broker.mqttUrl)
+  await raw.connect({ will: { topic: 'will/badbye', payload: Buffer.from('malformed'), qos: 0, retain: false } })
+  const will = nextMessage(watcher, 'will/badbye')
+  raw.writeRaw(Buffer.from([0xe0, 0x01, 0x00]))
+  expect((await will).payload.toString()).toBe('malformed')
+  expect(await closedBy(raw)).toBe(true)
+})
+
+test('§3.14.4 the server closes the connection after DISCONNECT (a SHOULD without a statement id; [MQTT-3.14.4-1] is the client\'s)', async () => {
   const broker = await startBroker()
   const raw = await rawConnected(broker.mqttUrl)
   raw.send({ cmd: 'disconnect' })
   expect(await closedBy(raw)).toBe(true)
 })
 
-test('[MQTT-3.1.2-15] [MQTT-3.1.2-17] will retain 1 publishes a retained will, 0 a normal one', async () => {
+test('[MQTT-3.1.2-16] [MQTT-3.1.2-17] will retain 1 publishes a retained will, 0 a normal one', async () => {
   const broker = await startBroker()
   for (const retain of [true, false]) {
     const raw = await RawClient.open(broker.mqttUrl)

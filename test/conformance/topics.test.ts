@@ -61,6 +61,16 @@ test('[MQTT-4.7.1-3] a `+` that is not a whole level closes the connection', asy
   }
 })
 
+test('[MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-2] a malformed filter in UNSUBSCRIBE closes the connection without UNSUBACK', async () => {
+  const broker = await startBroker()
+  for (const filter of ['a#', 'a/#/b', '+a', 'a/b+', 'a\u0000b', '\u0000midge/session']) {
+    const raw = await rawConnected(broker.mqttUrl)
+    raw.send({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: [filter] })
+    expect(await closedBy(raw), JSON.stringify(filter)).toBe(true)
+    expect(raw.packets.filter((p) => p.cmd === 'unsuback'), JSON.stringify(filter)).toEqual([])
+  }
+})
+
 test('[MQTT-4.7.1-1] [MQTT-3.3.2-2] a topic name with a wildcard closes the connection', async () => {
   const broker = await startBroker()
   for (const topic of ['a/+', 'a/#', '+']) {

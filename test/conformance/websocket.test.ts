@@ -57,7 +57,31 @@ test('[MQTT-6.0.0-4] the server selects the `mqtt` WebSocket subprotocol', async
   expect(peer.ws.protocol).toBe('mqtt')
 })
 
-test('[MQTT-6.0.0-3] MQTT.js over WebSocket (`mqtt` subprotocol) exchanges messages with a TCP client', async () => {
+test('[MQTT-6.0.0-4] `mqtt` is selected whatever else is offered; `mqttv3.1` alone is accepted (MQTT 3.1 clients)', async () => {
+  const broker = await startBroker()
+  expect((await openWs(broker.wsUrl, ['mqttv3.1', 'mqtt'])).ws.protocol).toBe('mqtt')
+  expect((await openWs(broker.wsUrl, ['foo', 'mqtt'])).ws.protocol).toBe('mqtt')
+  expect((await openWs(broker.wsUrl, ['mqttv3.1'])).ws.protocol).toBe('mqttv3.1')
+})
+
+test('[MQTT-6.0.0-4] an upgrade offering only other subprotocols is refused (400); one offering none is accepted', async () => {
+  const broker = await startBroker()
+  for (const offer of [['foo'], ['MQTT']]) {
+    const status = await new Promise<number | undefined>((resolve) => {
+      const ws = new WebSocket(broker.wsUrl, offer)
+      ws.once('unexpected-response', (_req, res) => { resolve(res.statusCode); ws.terminate() })
+      ws.once('open', () => { resolve(undefined); ws.terminate() })
+      ws.once('error', () => {})
+    })
+    expect(status, offer.join()).toBe(400)
+  }
+  const none = await openWs(broker.wsUrl, [])
+  expect(none.ws.protocol).toBe('')
+  none.ws.send(connect())
+  expect(await none.next('connack')).toMatchObject({ returnCode: 0 })
+})
+
+test('§6 MQTT.js over WebSocket (offering `mqtt`, as [MQTT-6.0.0-3] asks of clients) exchanges messages with a TCP client', async () => {
   const broker = await startBroker()
   const ws = await connectClient(broker.wsUrl, { protocolVersion: 4 })
   await ws.subscribeAsync('ws/#', { qos: 1 })

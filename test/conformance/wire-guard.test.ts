@@ -24,7 +24,7 @@ function parseAll (reads: Buffer[]): Packet[] {
 function feed (bytes: Buffer, size: number, maxQos: 0 | 1 | 2 = 2): { reads: Buffer[], violations: string[] } {
   const stream = new PassThrough()
   const violations: string[] = []
-  guardWire(stream, { maxQos, onViolation: (reason) => violations.push(reason) })
+  guardWire(stream, { maxQos, maxTopicLevels: 100, onViolation: (reason) => violations.push(reason) })
   const reads: Buffer[] = []
   for (let i = 0; i < bytes.length; i += size) {
     stream.write(bytes.subarray(i, i + size))
