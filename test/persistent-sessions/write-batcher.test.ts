@@ -65,6 +65,31 @@ describe('write batcher', () => {
     expect(calls).toHaveLength(2)
   })
 
+  test('changes nobody waits for collect: they go with the next commit, or on their own a few ms later', async () => {
+    const { sink, calls, next } = gatedSink()
+    const batcher = new WriteBatcher<Doc>(sink, (err) => { throw err })
+    batcher.del('acked-1')
+    batcher.flush()
+    await new Promise((resolve) => setImmediate(resolve))
+    batcher.del('acked-2')
+    batcher.flush()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(calls).toEqual([])
+    batcher.put({ _id: 'stored' })
+    const committed = batcher.commit()
+    await next()
+    expect(shape(calls)).toEqual([[['stored'], ['acked-1', 'acked-2']]])
+    calls[0]?.done()
+    await committed
+
+    batcher.del('acked-3')
+    batcher.flush()
+    await next()
+    expect(shape(calls).at(-1)).toEqual([[], ['acked-3']])
+    calls.at(-1)?.done()
+    await batcher.drain()
+  })
+
   test('a put deleted before its batch goes out never reaches the sink', async () => {
     const { sink, calls } = gatedSink()
     const batcher = new WriteBatcher<Doc>(sink, (err) => { throw err })

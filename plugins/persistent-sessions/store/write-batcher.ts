@@ -33,6 +33,14 @@ export interface BatchStats {
 
 interface Waiter { resolve: () => void, reject: (err: unknown) => void }
 
+/**
+ * How long changes nobody waits for (`flush`) may collect before they are
+ * written. A backlog drain acknowledges ~20 messages per round trip; writing
+ * each round's removals on its own cost an append (a thread-pool round trip)
+ * per round. Lost in a crash, these only mean redeliveries.
+ */
+const FLUSH_DELAY_MS = 10
+
 export class WriteBatcher<Doc extends { _id: string }> {
   readonly #sink: BatchSink<Doc>
   readonly #onError: (err: unknown) => void
@@ -41,6 +49,8 @@ export class WriteBatcher<Doc extends { _id: string }> {
   #dels: string[] = []
   #waiters: Waiter[] = []
   #scheduled = false
+  /** A deferred write of changes nobody waits for (see `flush`). */
+  #deferred: NodeJS.Timeout | undefined
   /** The batch being written, if any. */
   #writing: Promise<void> | undefined
   readonly stats: BatchStats = { batches: 0, inserted: 0, removed: 0, cancelled: 0 }
@@ -82,18 +92,26 @@ export class WriteBatcher<Doc extends { _id: string }> {
   }
 
   /**
-   * Writes what is queued in the next batch without waiting for it: for
-   * changes whose loss in a crash only means a redelivery (an ack's removal),
-   * so the caller need not hold the message flow for the disk. A failure is
+   * Writes what is queued soon, without waiting for it: for changes whose
+   * loss in a crash only means a redelivery (an ack's removal), so the caller
+   * need not hold the message flow for the disk. They go with the next batch
+   * someone commits, or at the latest `FLUSH_DELAY_MS` from now. A failure is
    * still reported to `onError`; a later `commit()` covers these changes too,
    * since batches are written in order.
    */
   flush (): void {
-    if (this.#pending()) this.#schedule()
+    if (this.#deferred !== undefined || !this.#pending()) return
+    this.#deferred = setTimeout(() => {
+      this.#deferred = undefined
+      if (this.#pending()) this.#schedule()
+    }, FLUSH_DELAY_MS)
+    this.#deferred.unref()
   }
 
   /** Writes everything pending and waits until the sink is idle. */
   async drain (): Promise<void> {
+    clearTimeout(this.#deferred)
+    this.#deferred = undefined
     while (this.#pending() || this.#writing !== undefined) {
       if (this.#writing === undefined) this.#schedule()
       await (this.#writing ?? new Promise<void>((resolve) => setImmediate(resolve)))
@@ -113,7 +131,8 @@ export class WriteBatcher<Doc extends { _id: string }> {
       this.#scheduled = false
       this.#writing = this.#write().finally(() => {
         this.#writing = undefined
-        if (this.#waiters.length > 0 || this.#pending()) this.#schedule()
+        if (this.#waiters.length > 0) this.#schedule()
+        else this.flush()
       })
     })
   }
