@@ -1,5 +1,6 @@
 import type { InboundPublish } from '../../src/core/hooks.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
+import { defineSysMetric, SYS_METRICS } from '../../src/sys/index.js'
 import { resolveOptions, type PriorityDeliveryInput } from './options.js'
 import { stampedPriority, toMessage, type StampablePacket, type WindowPacket } from './packet.js'
 import { decorateStore } from './persistence-decorator.js'
@@ -41,6 +42,10 @@ export { resolveOptions, DEFAULT_MAX_INFLIGHT, type PriorityDeliveryOptions, typ
  * "weighted"` shares hand-overs among waiting priorities in proportion to
  * `priority + 1` instead (see `PriorityQueue`).
  *
+ * **Monitoring.** `midge_inflight_messages` (`$SYS/broker/messages/inflight`,
+ * `$SYS/broker/midge/inflight`): QoS 1/2 deliveries not yet acknowledged,
+ * over all open connections.
+ *
  * Options: as `PriorityDeliveryInput`; by default the broker config.
  * Register it after any plugin whose `authorizeForward` hook may withhold a
  * message: the window counts what passes its own hook.
@@ -71,6 +76,8 @@ export default definePlugin<PriorityDeliveryInput | undefined>({
       },
       log,
     })
+
+    defineSysMetric(broker.metrics, { ...SYS_METRICS.inflight, read: () => windows.inflight })
 
     if (rules.needsPublisher) {
       broker.hooks.add('authorizePublish', (client, packet: InboundPublish) => {
