@@ -143,14 +143,14 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   try {
     await host.registerAll(entries, apiFor, config.pluginTimeoutMs)
     const ctx = { brokerId: id, log }
+    const store = await buildPersistence(persistenceFactory, persistenceOptions, persistenceDecorators, ctx)
     adapter = await AedesAdapter.create({
       config: { ...config, id },
       hooks,
       events,
       log,
-      persistence: await buildPersistence(persistenceFactory, persistenceDecorators, ctx),
-      // aedes's in-memory store unless a plugin chose one; a chosen store is durable unless it says not.
-      durable: persistenceFactory !== undefined && persistenceOptions.durable !== false,
+      persistence: store.persistence,
+      durable: store.durable,
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
     })
     for (const handler of startHandlers) await handler.run()
@@ -183,12 +183,24 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
 // aedes-persistence is CommonJS whose typings declare an ESM default export.
 const memoryPersistence = aedesPersistence as unknown as () => object
 
-/** The chosen store (aedes's in-memory one if no plugin chose), wrapped by every decorator in order. */
-async function buildPersistence (factory: PersistenceFactory | undefined, decorators: readonly PersistenceDecorator[], ctx: { brokerId: string, log: Logger }): Promise<object | undefined> {
-  if (factory === undefined && decorators.length === 0) return undefined
+/** aedes-persistence's in-memory store class, to recognise it whoever built it. */
+let memoryStorePrototype: object | undefined
+
+function isMemoryStore (store: object): boolean {
+  memoryStorePrototype ??= Object.getPrototypeOf(memoryPersistence()) as object
+  return Object.getPrototypeOf(store) === memoryStorePrototype
+}
+
+/**
+ * The chosen store (aedes's in-memory one if no plugin chose), wrapped by every decorator in order,
+ * and whether it survives a crash: as its provider says, else unless it is the in-memory store.
+ */
+async function buildPersistence (factory: PersistenceFactory | undefined, options: PersistenceOptions, decorators: readonly PersistenceDecorator[], ctx: { brokerId: string, log: Logger }): Promise<{ persistence: object | undefined, durable: boolean }> {
+  if (factory === undefined && decorators.length === 0) return { persistence: undefined, durable: false }
   let store = factory === undefined ? memoryPersistence() : await factory(ctx)
+  const durable = factory !== undefined && (options.durable ?? !isMemoryStore(store))
   for (const decorate of decorators) store = decorate(store, ctx)
-  return store
+  return { persistence: store, durable }
 }
 
 function toEntry (spec: PluginSpec): PluginEntry {

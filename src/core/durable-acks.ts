@@ -49,8 +49,15 @@ class Connection {
   head = 0
   /** A message of this connection failed to store: nothing more is acknowledged on it. */
   failed = false
+  /** Corked by a release, until the next tick: PUBACKs released together go out in one write. */
+  corked = false
 
   constructor (readonly stream: Writable, readonly write: Write) {}
+}
+
+function uncork (c: Connection): void {
+  c.corked = false
+  c.stream.uncork()
 }
 
 /** Compact a FIFO's consumed prefix once it is this long (and half the array). */
@@ -137,8 +144,14 @@ export class DurableAcks {
     } else {
       c.head = i
     }
-    if (c.stream.destroyed || c.stream.writableEnded) return
-    ;(c.write as (chunk: Buffer) => boolean).call(c.stream, out.length === 1 ? out[0]! : Buffer.concat(out))
+    const stream = c.stream
+    if (stream.destroyed || stream.writableEnded) return
+    if (!c.corked) {
+      c.corked = true
+      stream.cork()
+      process.nextTick(uncork, c)
+    }
+    for (const bytes of out) (c.write as (chunk: Buffer) => boolean).call(stream, bytes)
   }
 
   /** The store refused the message: its PUBACK, and every later one on that connection, never goes. */

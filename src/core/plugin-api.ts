@@ -26,9 +26,10 @@ export interface PersistenceOptions {
   /**
    * The store survives a crash of the broker process (a file, a database
    * server). Then the broker sends PUBACK for a QoS 1 publish only once the
-   * message is in the store, as it does PUBREC for QoS 2. Default true; say
-   * false for a store kept in the broker's memory, where holding PUBACKs
-   * back costs latency and protects nothing.
+   * message is in the store, as it does PUBREC for QoS 2. Default: true,
+   * except for aedes-persistence's in-memory store; say false for any other
+   * store kept in the broker's memory, where holding PUBACKs back costs
+   * latency and protects nothing.
    */
   durable?: boolean
 }

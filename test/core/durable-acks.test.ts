@@ -124,4 +124,35 @@ describe('QoS 1 PUBACK and a durable store', () => {
     gate.open('gated/q2')
     expect(await raw.next('pubrec')).toMatchObject({ messageId: 4 })
   })
+
+  test('aedes-persistence\'s in-memory store (sessions.store memory) is not durable unless declared: PUBACK does not wait', async () => {
+    let reached = (): void => {}
+    const atStore = new Promise<void>((resolve) => { reached = resolve })
+    let release = (): void => {}
+    const gate = definePlugin({
+      name: 'gate-decorator',
+      register (broker) {
+        broker.decoratePersistence((store) => new Proxy(store, {
+          get (target, prop) {
+            const value = Reflect.get(target, prop, target) as unknown
+            if (typeof value !== 'function') return value
+            if (prop !== 'outgoingEnqueueCombi') return (value as (...a: unknown[]) => unknown).bind(target)
+            return async (subs: unknown, packet: { topic: string }) => {
+              if (packet.topic === 'gated/mem') {
+                reached()
+                await new Promise<void>((resolve) => { release = resolve })
+              }
+              return (value as (...a: unknown[]) => Promise<unknown>).call(target, subs, packet)
+            }
+          },
+        }))
+      },
+    })
+    const broker = await startBroker({ sessions: { store: 'memory' } }, { plugins: [gate] })
+    const raw = await rawConnected(broker.mqttUrl)
+    raw.send({ cmd: 'publish', topic: 'gated/mem', payload: 'x', qos: 1, messageId: 3 })
+    await atStore
+    expect(await raw.next('puback')).toMatchObject({ messageId: 3 }) // while the store call still waits
+    release()
+  })
 })
