@@ -19,13 +19,6 @@ export interface StampablePacket {
   properties?: MessageMeta
 }
 
-/** The store identity of a packet (`brokerId:brokerCounter`), or undefined if it has none (e.g. a retained copy). */
-export function identityOf (packet: { brokerId?: unknown, brokerCounter?: unknown }): string | undefined {
-  const { brokerId, brokerCounter } = packet
-  if (typeof brokerId !== 'string' || brokerId === '' || typeof brokerCounter !== 'number') return undefined
-  return `${brokerId}:${brokerCounter}`
-}
-
 /** The priority stamped on a message, if any. */
 export function stampedPriority (meta: MessageMeta | undefined): number | undefined {
   const p = meta?.priority

@@ -12,6 +12,8 @@ interface OutgoingStore {
   outgoingStream(client: object): Readable
   /** Optional (the nedb store has it): whether the message is still queued for the client. */
   isQueued?(client: { id: string }, packet: WindowPacket): boolean
+  /** Optional (the nedb store has it): the client's queue now, in order, the store's own objects (read only). */
+  outgoingSnapshot?(client: { id: string }): readonly WindowPacket[]
 }
 
 /** What the decorator works with. */
@@ -39,7 +41,8 @@ export interface DecoratorContext {
  *   read once; aedes gets only the re-sends (PUBRELs owed and messages sent
  *   before the disconnect), the window takes the rest.
  * - `isQueued`, where the store has it, lets the window recognise the live
- *   copy of a backlog message already acknowledged.
+ *   copy of a backlog message already acknowledged; `outgoingSnapshot` reads
+ *   a reconnect's backlog without a stream or copies.
  *
  * Anything else — the upstream suite's bare `{ id }` clients, clean sessions —
  * passes straight through.
@@ -70,6 +73,10 @@ export function decorateStore (store: AedesPersistence, ctx: DecoratorContext): 
       const info = ctx.clientOf(client)
       if (info === undefined || info.clean) return inner.outgoingStream(client)
       // Read now: aedes calls this once per connection, and the snapshot must be of this moment.
+      if (typeof inner.outgoingSnapshot === 'function') {
+        // no stream to iterate and no copies: the window only reads the entries, aedes copies what it re-sends
+        return Readable.from(ctx.windows.adoptBacklog(info, inner.outgoingSnapshot(client as { id: string })))
+      }
       const source = inner.outgoingStream(client)
       return Readable.from(backlog(ctx.windows, info, source))
     },

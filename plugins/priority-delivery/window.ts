@@ -1,8 +1,10 @@
 import type { Logger } from 'pino'
 import type { OutboundPublish } from '../../src/core/hooks.js'
 import type { ClientInfo, MessageMeta } from '../../src/core/message.js'
-import { identityOf, type WindowPacket } from './packet.js'
-import { PriorityQueue, type HandOverMode, type Queued } from './priority-queue.js'
+import { Connection, type Held } from './connection.js'
+import { hasIdentity, IdentityIndex, type Identified } from './identity-index.js'
+import type { WindowPacket } from './packet.js'
+import type { HandOverMode } from './priority-queue.js'
 
 /** What the windows need from the plugin around them. */
 export interface WindowOptions {
@@ -20,61 +22,8 @@ export interface WindowOptions {
   log: Logger
 }
 
-/** A message waiting for room in the window. */
-interface Held {
-  readonly packet: WindowPacket
-  /** Store identity, when it has one. */
-  readonly key: string | undefined
-  /** It is a persistent session's queue entry: it stays in the store until acknowledged. */
-  readonly stored: boolean
-  /** It came from the reconnect's backlog: a live copy of it may still arrive. */
-  readonly adopted?: boolean
-}
-
 /** Whether the session store still holds a message for a client (the nedb store's `isQueued`). */
 export type QueuedCheck = (client: ClientInfo, packet: WindowPacket) => boolean
-
-/** One connection's window. */
-class Connection {
-  /** Delivered QoS 1/2 messages not acknowledged yet (PUBACK / PUBCOMP). */
-  inflight = 0
-  /** Re-sends of the reconnect (sent before the disconnect) that have not reached the window yet. */
-  resendPending = 0
-  /** Persistent sessions: false until the reconnect's backlog is read and re-sends are written (`clientReady`). */
-  ready: boolean
-  closed = false
-  /** A hand-over is running (`#pump`): it must not start again from inside itself. */
-  pumping = false
-  /** The hand-over being delivered now: the hook lets exactly it through, counted. */
-  releasing = false
-  readonly waiting: PriorityQueue<Held>
-  /** Persistent sessions: waiting store entries by identity (a live copy of one is a duplicate). */
-  readonly byKey = new Map<string, Queued<Held>>()
-  /** Persistent sessions: waiting store entries by their `properties` object, which is what a store drop reports. */
-  readonly byMeta = new Map<object, Queued<Held>>()
-  /** One-shot marks: aedes is about to tell the store to forget these; they were held, not refused. */
-  readonly keep = new Map<string, number>()
-  keepUnkeyed = 0
-  /** `properties` of messages the store dropped (queue full) while this connection was up. */
-  readonly dropped = new WeakSet<object>()
-  /**
-   * Persistent sessions: brokerId → highest brokerCounter of the reconnect's
-   * backlog. Only a message up to it can be a live copy of a backlog entry
-   * (queued before the backlog was read, emitted after).
-   */
-  backlogHigh: Map<string, number> | undefined
-  /**
-   * Backlog entries handed over and not acknowledged yet, by identity: their
-   * live copies must not go out. A QoS 1 one leaves at its PUBACK; a QoS 2
-   * one (its PUBCOMP names no message) when the store no longer holds it.
-   */
-  readonly sent = new Map<string, WindowPacket>()
-
-  constructor (readonly client: ClientInfo, mode: HandOverMode) {
-    this.ready = client.clean
-    this.waiting = new PriorityQueue(mode)
-  }
-}
 
 /**
  * Per-connection inflight windows. Counted: QoS 1 deliveries until PUBACK,
@@ -143,10 +92,7 @@ export class InflightWindows {
   acknowledged (client: ClientInfo, message?: { brokerId?: unknown, brokerCounter?: unknown }): void {
     const c = this.#connections.get(client)
     if (c === undefined) return
-    if (c.sent.size > 0 && message !== undefined) {
-      const key = identityOf(message)
-      if (key !== undefined) c.sent.delete(key)
-    }
+    if (c.sent.size > 0 && message !== undefined && hasIdentity(message)) c.sent.delete(message)
     if (c.inflight > 0) {
       c.inflight--
       if (!c.closed) this.#inflight--
@@ -173,9 +119,7 @@ export class InflightWindows {
     if (client.clean && c.waiting.size > 0) {
       this.#opts.log.debug({ clientId: client.id, waiting: c.waiting.size }, 'clean session ended with messages waiting for its window')
     }
-    c.waiting.drain()
-    c.byKey.clear()
-    c.byMeta.clear()
+    c.takeWaiting()
     c.sent.clear()
     if (this.#persistent.get(client.id) === c) this.#persistent.delete(client.id)
   }
@@ -195,7 +139,7 @@ export class InflightWindows {
     }
     c.waiting.remove(queued)
     c.byMeta.delete(meta)
-    if (queued.item.key !== undefined) c.byKey.delete(queued.item.key)
+    if (queued.item.identity !== undefined) c.byIdentity.delete(queued.item.identity)
   }
 
   /**
@@ -205,8 +149,7 @@ export class InflightWindows {
   keepsStored (client: ClientInfo, packet: WindowPacket): boolean {
     const c = this.#connections.get(client)
     if (c === undefined) return false
-    const key = identityOf(packet)
-    if (key !== undefined ? take(c.keep, key) : c.keepUnkeyed > 0 && c.keepUnkeyed-- > 0) return true
+    if (c.takeKeep(hasIdentity(packet) ? packet : undefined)) return true
     // A re-send of the reconnect refused by an earlier rule (e.g. an ACL): aedes drops it, its slot frees.
     if (packet.messageId !== undefined && packet.messageId !== null && c.resendPending > 0) {
       c.resendPending--
@@ -226,17 +169,13 @@ export class InflightWindows {
   adoptBacklog (client: ClientInfo, entries: readonly WindowPacket[]): WindowPacket[] {
     const c = this.#connection(client)
     const resend: WindowPacket[] = []
-    const queued: WindowPacket[] = []
-    const known = new Set<string>()
+    const resent = new IdentityIndex<true>()
     const high = new Map<string, number>()
+    // Store order is FIFO order: the backlog goes first, then live messages held meanwhile that it does not hold.
+    const live = c.takeWaiting()
     for (const entry of entries) {
-      const key = identityOf(entry)
-      if (key !== undefined) {
-        known.add(key)
-        const id = entry.brokerId as string
-        const counter = entry.brokerCounter as number
-        if (counter > (high.get(id) ?? -1)) high.set(id, counter)
-      }
+      const identity = hasIdentity(entry) ? entry : undefined
+      if (identity !== undefined && identity.brokerCounter > (high.get(identity.brokerId) ?? -1)) high.set(identity.brokerId, identity.brokerCounter)
       if (entry.cmd !== undefined && entry.cmd !== 'publish') {
         // A PUBREL owed: the QoS 2 exchange is in flight until PUBCOMP (it does not pass authorizeForward).
         this.#take(c)
@@ -244,18 +183,16 @@ export class InflightWindows {
       } else if (entry.messageId !== undefined && entry.messageId !== null) {
         c.resendPending++
         resend.push(entry)
-      } else {
-        queued.push(entry)
+        if (identity !== undefined) resent.set(identity, true)
+      } else if (!c.closed) {
+        c.hold({ packet: entry, identity, stored: true, adopted: true }, this.#opts.priorityOf(entry))
       }
     }
     if (c.closed) return resend
-    // Store order is FIFO order: the backlog goes first, then live messages held meanwhile that it does not hold.
-    const live = c.waiting.drain()
-    c.byKey.clear()
-    c.byMeta.clear()
     c.backlogHigh = high.size > 0 ? high : undefined
-    for (const packet of queued) this.#hold(c, { packet, key: identityOf(packet), stored: true, adopted: true })
-    for (const held of live) if (held.key === undefined || !known.has(held.key)) this.#hold(c, held)
+    for (const held of live) {
+      if (held.identity === undefined || !(c.byIdentity.has(held.identity) || resent.has(held.identity))) c.hold(held, this.#opts.priorityOf(held.packet))
+    }
     return resend
   }
 
@@ -274,10 +211,10 @@ export class InflightWindows {
       this.#take(c)
       return undefined
     }
-    const key = identityOf(packet)
+    const identity = hasIdentity(packet) ? packet : undefined
     // A live copy of a backlog entry (queued before the reconnect read the queue, emitted after).
-    if (key !== undefined && (c.byKey.has(key) || (c.backlogHigh !== undefined && this.#handedOver(c, packet, key)))) {
-      give(c.keep, key)
+    if (identity !== undefined && (c.byIdentity.has(identity) || (c.backlogHigh !== undefined && this.#handedOver(c, packet, identity)))) {
+      c.keep(identity)
       return null
     }
     if (c.ready && c.waiting.size === 0 && c.inflight + c.resendPending < this.#opts.maxInflight) {
@@ -286,9 +223,8 @@ export class InflightWindows {
     }
     // A live delivery has no retain flag here (aedes clears it per subscription), so a keyed one is a queue entry;
     // a retained message sent on SUBSCRIBE has no identity and is not in the queue.
-    this.#hold(c, { packet, key, stored: key !== undefined && packet.retain !== true })
-    if (key !== undefined) give(c.keep, key)
-    else c.keepUnkeyed++
+    c.hold({ packet, identity, stored: identity !== undefined && packet.retain !== true, adopted: false }, this.#opts.priorityOf(packet))
+    c.keep(identity)
     return null
   }
 
@@ -298,28 +234,22 @@ export class InflightWindows {
    * holds it). Asked only up to the backlog's highest counter: a live message
    * without a queue entry past it (one that raced its SUBSCRIBE) still goes.
    */
-  #handedOver (c: Connection, packet: WindowPacket, key: string): boolean {
-    const high = c.backlogHigh?.get(packet.brokerId as string)
-    if (high === undefined || (packet.brokerCounter as number) > high) return false
-    if (c.sent.delete(key)) return true
+  #handedOver (c: Connection, packet: WindowPacket, identity: Identified): boolean {
+    const high = c.backlogHigh?.get(identity.brokerId)
+    if (high === undefined || identity.brokerCounter > high) return false
+    if (c.sent.delete(identity)) return true
     return this.#isQueued !== undefined && !this.#isQueued(c.client, packet)
   }
 
-  #sent (c: Connection, key: string, packet: WindowPacket): void {
-    c.sent.set(key, packet)
+  #sent (c: Connection, identity: Identified, packet: WindowPacket): void {
+    c.sent.set(identity, packet)
     const check = this.#isQueued
     if (check === undefined || c.sent.size < 2 * this.#opts.maxInflight) return
-    for (const [k, p] of c.sent) if (!check(c.client, p)) c.sent.delete(k)
-  }
-
-  #hold (c: Connection, held: Held): void {
-    const queued = c.waiting.push(held, this.#opts.priorityOf(held.packet))
-    if (held.key !== undefined) c.byKey.set(held.key, queued)
-    if (held.stored && held.packet.properties !== undefined) c.byMeta.set(held.packet.properties, queued)
+    for (const p of c.sent.values()) if (hasIdentity(p) && !check(c.client, p)) c.sent.delete(p)
   }
 
   #holdInMemory (c: Connection, packet: WindowPacket): void {
-    c.waiting.push({ packet, key: undefined, stored: false }, this.#opts.priorityOf(packet))
+    c.waiting.push({ packet, identity: undefined, stored: false, adopted: false }, this.#opts.priorityOf(packet))
     if (c.waiting.size <= this.#opts.maxQueued) return
     const victim = c.waiting.popLowest()
     if (victim !== undefined) this.#opts.onOverflow(c.client, victim.item.packet)
@@ -337,17 +267,14 @@ export class InflightWindows {
     c.pumping = true
     try {
       while (c.inflight + c.resendPending < this.#opts.maxInflight) {
-        const held = c.waiting.pop()
+        const held = c.next()
         if (held === undefined) return
-        if (held.key !== undefined) c.byKey.delete(held.key)
-        const meta = held.packet.properties
-        if (meta !== undefined) c.byMeta.delete(meta)
         // A store entry goes without the retain flag: aedes skips the store update for retained packets.
         const packet: WindowPacket = held.stored && held.packet.retain ? { ...held.packet, retain: false } : held.packet
         c.releasing = true
         const delivered = this.#opts.deliver(c.client, packet)
         // Still set: an earlier hook withheld it, and aedes dropped it as it drops any withheld delivery.
-        if (!c.releasing && held.adopted === true && held.key !== undefined) this.#sent(c, held.key, packet)
+        if (!c.releasing && held.adopted && held.identity !== undefined) this.#sent(c, held.identity, packet)
         c.releasing = false
         if (!delivered) {
           c.closed = true
@@ -369,17 +296,4 @@ export class InflightWindows {
     }
     return c
   }
-}
-
-/** Take one count of `key`; false if there was none. */
-function take (counts: Map<string, number>, key: string): boolean {
-  const n = counts.get(key)
-  if (n === undefined) return false
-  if (n <= 1) counts.delete(key)
-  else counts.set(key, n - 1)
-  return true
-}
-
-function give (counts: Map<string, number>, key: string): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1)
 }

@@ -235,6 +235,19 @@ export class NedbPersistence {
     return this.#state.queues.get(client.id)?.holds(packet) ?? false
   }
 
+  /**
+   * The client's queue now, in order: the store's own packets, not copies,
+   * for a caller that only reads them (the priority window adopting a
+   * reconnect's backlog). Read only: the store goes on changing them.
+   */
+  outgoingSnapshot (client: ClientRef): readonly StoredPacket[] {
+    const queue = this.#state.queues.get(client.id)
+    if (queue === undefined) return []
+    const packets: StoredPacket[] = []
+    for (const entry of queue.values()) packets.push(entry.packet)
+    return packets
+  }
+
   outgoingStream (client: ClientRef): Readable {
     // A snapshot of copies: aedes iterates while acks remove entries, and callers may mutate what they get.
     const queue = this.#state.queues.get(client.id)
