@@ -114,7 +114,9 @@ export class ClientQueue {
    */
   findForClear (packet: StoredPacket): QueueEntry | undefined {
     if (packet.messageId === undefined || packet.messageId === null) return this.#indexed(packet)
-    return this.#withMessageId(packet.messageId)[0]
+    const seen = this.#byMessageId.get(packet.messageId)
+    // one entry per id but around a reconnect: no list built for it
+    return Array.isArray(seen) ? this.#withMessageId(packet.messageId)[0] : seen
   }
 
   /** Whether the message (broker id and counter) still has an entry here. */
