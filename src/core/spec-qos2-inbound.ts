@@ -19,10 +19,10 @@ export interface IncomingStore {
 }
 
 /** A missed lookup whose message is about to be stored, or is being stored. */
-interface Storing {
-  readonly done: Promise<void>
-  settle(): void
-  started: boolean
+class Storing {
+  started = false
+  settle!: () => void
+  readonly done = new Promise<void>((resolve) => { this.settle = resolve })
 }
 
 export class InboundQos2 {
@@ -36,8 +36,7 @@ export class InboundQos2 {
     const first = ids?.get(id)
     if (first !== undefined) return first.done.then(() => inner.incomingGetPacket(client, packet))
     const lookup = inner.incomingGetPacket(client, packet)
-    let settle = (): void => {}
-    const storing: Storing = { done: new Promise<void>((resolve) => { settle = resolve }), settle: () => settle(), started: false }
+    const storing = new Storing()
     if (ids === undefined) {
       ids = new Map()
       this.#storing.set(client, ids)
