@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import Datastore from 'nedb-promises'
 import { describe, expect, test } from 'vitest'
-import { openStore, publish, readAll, tempDir } from './helpers.js'
+import { captureLog, openStore, publish, readAll, tempDir } from './helpers.js'
 
 /** The datafile's lines, parsed. */
 function lines (file: string): Array<Record<string, unknown>> {
@@ -90,4 +90,28 @@ describe('nedb store: the datafile midge writes', () => {
     const { store } = await openStore(file)
     expect((await readAll(store.outgoingStream({ id: 'c1' }))).map((p) => p.payload)).toEqual(['x'])
   })
+
+  test('it is compacted on its own once the lines appended outgrow the live documents (4x, at least 100k lines)', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const capture = captureLog()
+    const { store } = await openStore(file, { log: capture.log, compactInterval: 0 })
+    const c1 = { id: 'c1' }
+    // 26k messages queued and acknowledged: 2 lines in, 2 removals out each
+    for (let chunk = 0; chunk < 26; chunk++) {
+      const packets = Array.from({ length: 1000 }, (_, i) => publish('t', `m${chunk}-${i}`))
+      await Promise.all(packets.map((p) => store.outgoingEnqueueCombi([{ clientId: 'c1' }], p)))
+      for (const [i, p] of packets.entries()) {
+        await store.outgoingUpdate(c1, { ...p, messageId: i + 1 })
+        await store.outgoingClearMessageId(c1, { cmd: 'puback', messageId: i + 1 })
+      }
+    }
+    await store.addSubscriptions(c1, [{ topic: 't', qos: 1 }])
+    await capture.waitFor('session store compacted')
+    await store.destroy()
+    // 104k lines were appended; what is left is what came after the compaction (removals of the last chunk)
+    expect(lines(file).length).toBeLessThan(5_000)
+    const { store: again } = await openStore(file)
+    expect(await readAll(again.outgoingStream(c1))).toEqual([])
+    expect((await again.subscriptionsByClient(c1)).map((s) => s.topic)).toEqual(['t'])
+  }, 30_000)
 })

@@ -195,6 +195,8 @@ export class Datafile {
 }
 
 async function syncDir (dir: string): Promise<void> {
+  // as nedb's flushToStorage: a directory cannot be opened for fsync on Windows
+  if (process.platform === 'win32') return
   const handle = await open(dir, 'r')
   try {
     await handle.sync()
