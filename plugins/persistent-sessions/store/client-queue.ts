@@ -3,8 +3,8 @@ import type { StoredPacket } from './types.js'
 
 /** A queued message body, stored once and shared by every subscriber's entry. */
 export interface MessageBody {
-  /** Its document id. */
-  readonly id: string
+  /** Its document id; undefined when it is written inside its only queue entry's document. */
+  readonly id: string | undefined
   /** Queue entries pointing at it; the document goes when this reaches 0. */
   refs: number
   /** Payload bytes. */

@@ -52,11 +52,12 @@ export type StoreDoc =
   | { _id: string, t: 'm', j?: string, p?: EncodedPacket, a?: number }
   /**
    * One entry of a client's outgoing queue; logical key: `s`, its position
-   * (queue order). `m` points to the message body; `mid` is the packet id once
-   * assigned; `p` is a packet that replaced the message (the PUBREL of a QoS 2
-   * handshake).
+   * (queue order). `m` points to the message body, or (a message queued for
+   * this client only) `j` and `a` are the body itself, as in a body document;
+   * `mid` is the packet id once assigned; `p` is a packet that replaced the
+   * message (the PUBREL of a QoS 2 handshake).
    */
-  | { _id: string, t: 'q', c: string, s: number, m?: string, mid?: number, p?: EncodedPacket }
+  | { _id: string, t: 'q', c: string, s: number, m?: string, j?: string, a?: number, mid?: number, p?: EncodedPacket }
   /** An incoming QoS 2 packet waiting for PUBREL; logical key: client + packet id. */
   | { _id: string, t: 'i', c: string, p: EncodedPacket }
   /** A will; logical key: the client. */

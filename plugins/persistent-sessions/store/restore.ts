@@ -66,14 +66,14 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
   // 2. message bodies first: queue entries point at them
   // in write order, so that the tally's first held body is the oldest
   bodyDocs.sort((a, b) => a.w - b.w)
-  const bodies = new Map<string, { body: MessageBody, packet: StoredPacket }>()
-  for (const { doc } of bodyDocs) {
+  const bodies = new Map<string, { body: MessageBody, packet: StoredPacket, w: number }>()
+  for (const { doc, w } of bodyDocs) {
     const packet = decodeBody(doc)
     if (packet === undefined) {
       obsolete.push(doc._id)
       continue
     }
-    bodies.set(doc._id, { body: { id: doc._id, refs: 0, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, packet })
+    bodies.set(doc._id, { body: { id: doc._id, refs: 0, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, packet, w })
   }
   for (const { doc } of latest.values()) {
     switch (doc.t) {
@@ -91,19 +91,25 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
 
   // 3. queues, in their original order
   entries.sort((a, b) => a.s - b.s)
+  // every body still pointed to, by the write number it was queued under (the tally's first is the oldest)
+  const held: Array<{ body: MessageBody, w: number }> = []
   for (const doc of entries) {
-    const entry = toEntry(doc, bodies)
+    const entry = toEntry(doc, bodies, loadedAt)
     if (entry === undefined) {
       orphans++
       obsolete.push(doc._id)
       continue
     }
+    // a body inside its entry's document: queued under the entry's position
+    if (entry.body !== undefined && entry.body.id === undefined) held.push({ body: entry.body, w: doc.s })
     state.restoreEntry(doc.c, entry)
   }
-  for (const { body } of bodies.values()) {
-    if (body.refs === 0) obsolete.push(body.id)
-    else state.tally.hold(body)
+  for (const { body, w } of bodies.values()) {
+    if (body.refs === 0) obsolete.push(body.id as string)
+    else held.push({ body, w })
   }
+  held.sort((a, b) => a.w - b.w)
+  for (const { body } of held) state.tally.hold(body)
 
   const unseen: string[] = []
   const sessions = new Set<string>([...state.subDocs.keys(), ...state.queues.keys(), ...state.incoming.keys()])
@@ -125,11 +131,19 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
   }
 }
 
-function toEntry (doc: Doc<'q'>, bodies: Map<string, { body: MessageBody, packet: StoredPacket }>): QueueEntry | undefined {
+function toEntry (doc: Doc<'q'>, bodies: Map<string, { body: MessageBody, packet: StoredPacket }>, loadedAt: number): QueueEntry | undefined {
   if (doc.p !== undefined) {
     // replaced by a PUBREL (or another broker's packet): stored whole
     const packet = decodePacket(doc.p)
     return { seq: doc.s, docId: doc._id, packet, body: undefined, priority: priorityOf(packet) }
+  }
+  if (doc.j !== undefined) {
+    // a message queued for this client only: the body is in the entry
+    const decoded = decodeBody(doc)
+    if (decoded === undefined) return undefined
+    const packet = new Packet(decoded)
+    if (doc.mid !== undefined) packet.messageId = doc.mid
+    return { seq: doc.s, docId: doc._id, packet, body: { id: undefined, refs: 1, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, priority: priorityOf(packet) }
   }
   const stored = doc.m === undefined ? undefined : bodies.get(doc.m)
   if (stored === undefined) return undefined
