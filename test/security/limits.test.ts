@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
+import type { Packet } from 'mqtt-packet'
 import { describe, expect, test } from 'vitest'
 import { startBroker } from '../helpers/broker.js'
 import { collectMessages, connectClient, nextMessage, RawClient } from '../helpers/clients.js'
@@ -72,7 +73,7 @@ describe('connection limits', () => {
     expect((await ok.connect({ clientId: 'x'.repeat(10) })).returnCode).toBe(0)
   })
 
-  test('topics and filters deeper than maxTopicLevels close the connection', async () => {
+  test('a topic deeper than maxTopicLevels closes the connection; such a filter gets SUBACK 0x80 [MQTT-3.8.4-1]', async () => {
     const broker = await startBroker({ limits: { maxTopicLevels: 3 } })
     const publisher = await RawClient.open(broker.mqttUrl)
     await publisher.connect()
@@ -80,8 +81,10 @@ describe('connection limits', () => {
     await publisher.closed()
     const subscriber = await RawClient.open(broker.mqttUrl)
     await subscriber.connect()
-    subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b/+/#', qos: 0 }] })
-    await subscriber.closed()
+    subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b/+/#', qos: 0 }, { topic: 'a/b/+', qos: 1 }] })
+    const suback = await subscriber.next<Packet & { granted: number[] }>('suback')
+    expect(suback.granted).toEqual([0x80, 1])
+    expect(subscriber.socket.destroyed).toBe(false)
     const client = await connectClient(broker.mqttUrl)
     await client.subscribeAsync('a/b/+')
     const got = nextMessage(client)
