@@ -4,6 +4,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerInstalled } from '../helpers/peers.js'
+import { freePort } from '../helpers/free-port.js'
 
 /**
  * A private redis-server for the tests: its own free port and directory, no
@@ -43,15 +44,6 @@ function command (port: number, ...args: string[]): Promise<string> {
     })
     socket.once('error', reject)
   })
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no free port')
-  return address.port
 }
 
 function launch (port: number, dir: string): Promise<ChildProcess> {

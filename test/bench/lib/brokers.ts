@@ -14,6 +14,7 @@ import { MIDGE_BENCH_CONFIG, MIDGE_VARIANTS, type BrokerName } from './broker-na
 import { cpuOf, type CpuSample } from './cpu.js'
 import { mergeJson, type Json } from './json.js'
 import { sleep, withTimeout } from './time.js'
+import { freePort } from '../../helpers/free-port.js'
 
 export { BROKER_LABELS, MIDGE_BENCH_CONFIG, type BrokerName } from './broker-names.js'
 
@@ -158,15 +159,6 @@ async function startNode (name: BrokerName, script: string, args: string[], clea
       return withTimeout(report, 5_000, () => `${name}: no memory report within 5 s`)
     },
   }
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 /** Polls until something accepts on `port` (bounded). */

@@ -14,13 +14,13 @@
  *   node dist/test/persistent-sessions/bench/disk-soak.js [--seconds 60]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startBroker, type BrokerProcess } from '../../bench/lib/brokers.js'
 import { now, sleep } from '../../bench/lib/load.js'
 import { PublishTemplate } from '../../bench/lib/packets.js'
 import { RawClient } from '../../bench/lib/raw-client.js'
+import { freePort } from '../../helpers/free-port.js'
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`)
@@ -29,15 +29,6 @@ const arg = (name: string): string | undefined => {
 const seconds = Number(arg('seconds') ?? 60)
 const TOPIC = 'soak/data'
 const PAYLOAD = 256
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 interface Sample { t: number, fileBytes: number, messages: number, messageBytes: number, queued: number }
 
