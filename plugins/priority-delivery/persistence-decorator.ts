@@ -3,6 +3,7 @@ import type { ClientInfo } from '../../src/core/message.js'
 import type { AedesPersistence } from '../../src/core/plugin-api.js'
 import type { StampablePacket, WindowPacket } from './packet.js'
 import type { InflightWindows } from './window.js'
+import { withOverrides } from '../../src/core/store-overrides.js'
 
 /** The aedes-persistence 11 calls the decorator changes; every other call reaches the store untouched. */
 interface OutgoingStore {
@@ -81,7 +82,7 @@ export function decorateStore (store: AedesPersistence, ctx: DecoratorContext): 
       return Readable.from(backlog(ctx.windows, info, source))
     },
   }
-  return delegate(store, overrides as unknown as Record<PropertyKey, unknown>)
+  return withOverrides(store, overrides)
 }
 
 async function * backlog (windows: InflightWindows, client: ClientInfo, source: Readable): AsyncGenerator<WindowPacket> {
@@ -92,26 +93,4 @@ async function * backlog (windows: InflightWindows, client: ClientInfo, source: 
 
 function isPublish (packet: unknown): packet is WindowPacket {
   return typeof packet === 'object' && packet !== null && (packet as { cmd?: unknown }).cmd === 'publish'
-}
-
-/**
- * `store` with `overrides` in front. A Proxy rather than a subclass or a
- * copied method list: the store is any aedes-persistence (its methods may use
- * private fields, so they run bound to it), and methods added later keep working.
- */
-function delegate (store: object, overrides: Record<PropertyKey, unknown>): object {
-  const bound = new WeakMap<object, unknown>()
-  return new Proxy(store, {
-    get (target, prop) {
-      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop]
-      const value: unknown = Reflect.get(target, prop, target)
-      if (typeof value !== 'function') return value
-      let fn = bound.get(value)
-      if (fn === undefined) {
-        fn = (value as (...args: unknown[]) => unknown).bind(target)
-        bound.set(value, fn)
-      }
-      return fn
-    },
-  })
 }

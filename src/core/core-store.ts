@@ -19,6 +19,7 @@ import type { DurableAcks } from './durable-acks.js'
 import type { InboundQos2 } from './spec-qos2-inbound.js'
 import type { Resends } from './spec-resend.js'
 import type { RetainedDeliveries, RetainedPacket } from './spec-retained.js'
+import { withOverrides } from './store-overrides.js'
 
 /** The aedes-persistence 11 calls the decorator changes. */
 interface Store {
@@ -67,27 +68,5 @@ export function decorateCoreStore (store: object, parts: CoreStoreParts): object
     incomingGetPacket: (client, packet) => qos2.get(inner, client, packet),
     incomingStorePacket: (client, packet) => qos2.store(inner, client, packet),
   }
-  return delegate(store, overrides as unknown as Record<PropertyKey, unknown>)
-}
-
-/**
- * `store` with `overrides` in front: a Proxy, since the store is any
- * aedes-persistence (its methods may use private fields, so they run bound
- * to it) and methods added later keep working.
- */
-function delegate (store: object, overrides: Record<PropertyKey, unknown>): object {
-  const bound = new WeakMap<object, unknown>()
-  return new Proxy(store, {
-    get (target, prop) {
-      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop]
-      const value: unknown = Reflect.get(target, prop, target)
-      if (typeof value !== 'function') return value
-      let fn = bound.get(value)
-      if (fn === undefined) {
-        fn = (value as (...args: unknown[]) => unknown).bind(target)
-        bound.set(value, fn)
-      }
-      return fn
-    },
-  })
+  return withOverrides(store, overrides)
 }
