@@ -17,7 +17,7 @@
  *   The counter's own wrap-around within one connection (65,535 deliveries
  *   while one stays unacknowledged) is aedes's and not covered.
  */
-import { pipeline, Transform, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 
 /** A store entry as `outgoingStream` yields it. */
 interface Entry {
@@ -33,28 +33,32 @@ export interface CountingClient {
 
 const MAX_PACKET_ID = 65535
 
-function noop (): void {}
-
 export class Resends {
   /** aedes client → ids re-sent to it from the store and not yet acknowledged. */
   readonly #inFlight = new WeakMap<object, Set<number>>()
   /** Connections with re-sent ids in flight: 0 keeps `assignId` to one comparison. */
   #active = 0
 
-  /** `outgoingStream(client)`: the reconnect's entries, with DUP set and their ids recorded. */
+  /**
+   * `outgoingStream(client)`: the reconnect's entries, with DUP set and their
+   * ids recorded. aedes reads this stream on every connect, clean or not, and
+   * it is nearly always empty: the entries are marked as the store pushes
+   * them, where a Transform and a pipeline per connection would cost more
+   * than the queue.
+   */
   stream (client: object, source: Readable): Readable {
-    const mark = new Transform({
-      objectMode: true,
-      transform: (entry: Entry, _encoding, next) => {
-        const id = entry.messageId
-        const sent = typeof id === 'number' && id > 0
-        if (sent) this.#record(client, id)
-        if (entry.cmd !== undefined && entry.cmd !== 'publish') return next(null, entry)
-        next(null, entry.dup === sent ? entry : { ...entry, dup: sent })
-      },
-    })
-    pipeline(source, mark, noop)
-    return mark
+    const push = source.push
+    source.push = (entry: unknown, encoding?: BufferEncoding): boolean =>
+      push.call(source, entry === null || entry === undefined ? entry : this.#mark(client, entry as Entry), encoding)
+    return source
+  }
+
+  #mark (client: object, entry: Entry): Entry {
+    const id = entry.messageId
+    const sent = typeof id === 'number' && id > 0
+    if (sent) this.#record(client, id)
+    if (entry.cmd !== undefined && entry.cmd !== 'publish') return entry
+    return entry.dup === sent ? entry : { ...entry, dup: sent }
   }
 
   #record (client: object, id: number): void {
