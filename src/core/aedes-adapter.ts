@@ -16,7 +16,7 @@ import { installHookSlots } from './hook-slots.js'
 import { InboundQos2 } from './spec-qos2-inbound.js'
 import { Resends } from './spec-resend.js'
 import { RetainedDeliveries } from './spec-retained.js'
-import { guardWire } from './spec-wire.js'
+import { guardWire, type WireGuardOptions } from './spec-wire.js'
 
 /**
  * The only module that talks to aedes directly (with hook-slots.ts, which
@@ -60,8 +60,8 @@ export class AedesAdapter {
   readonly #aedes: Aedes
   readonly #log: Logger
   readonly #events: BrokerEvents
-  readonly #maxQos: QoS
-  readonly #maxTopicLevels: number
+  /** Shared by every connection's wire guard. */
+  readonly #wire: WireGuardOptions
   readonly clients = new ClientDirectory()
   /** Connection facade → aedes client, and the aedes clients handed to aedes by `handle` (for `deliverTo` / `clientOf`). */
   readonly #connections = new WeakMap<ClientInfo, Client>()
@@ -72,8 +72,12 @@ export class AedesAdapter {
     this.#aedes = aedes
     this.#log = options.log
     this.#events = options.events
-    this.#maxQos = options.config.mqtt.maxQos
-    this.#maxTopicLevels = options.config.limits.maxTopicLevels
+    const log = options.log
+    this.#wire = {
+      maxQos: options.config.mqtt.maxQos,
+      maxTopicLevels: options.config.limits.maxTopicLevels,
+      onViolation: (reason, listener) => { log.debug({ reason, listener }, 'protocol violation') },
+    }
     this.#acks = acks
   }
 
@@ -112,7 +116,7 @@ export class AedesAdapter {
 
   /** Hand a connection to aedes. `request` is the HTTP upgrade for WebSocket connections. */
   handle (stream: Duplex, meta: ConnectionMeta, request?: IncomingMessage): ClientInfo {
-    guardWire(stream, { maxQos: this.#maxQos, maxTopicLevels: this.#maxTopicLevels, onViolation: (reason) => this.#log.debug({ reason, listener: meta.listener }, 'protocol violation') })
+    guardWire(stream, this.#wire, meta.listener)
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
     const info = this.clients.attach(client, meta)

@@ -43,8 +43,8 @@ export interface WireGuardOptions {
   maxQos: 0 | 1 | 2
   /** Most levels a topic filter may have (`limits.maxTopicLevels`, what aedes enforces). */
   maxTopicLevels: number
-  /** Told why a connection was closed (for logging). */
-  onViolation?: (reason: string) => void
+  /** Told why a connection was closed (for logging), with the `label` the guard was installed with. */
+  onViolation?: (reason: string, label: string | undefined) => void
 }
 
 type Verdict = undefined | { close: string, connack?: Buffer }
@@ -57,19 +57,56 @@ const UNSUBSCRIBE = 10
 const DISCONNECT = 14
 const SLASH = 0x2f
 
-/** Install the guard on a connection before handing it to aedes. */
-export function guardWire (stream: Duplex, options: WireGuardOptions): void {
-  const guard = new WireGuard(options.maxQos, options.maxTopicLevels)
-  const read = stream.read.bind(stream)
-  let stopped = false
-  stream.read = function guardedRead (size?: number) {
-    const chunk: unknown = read(size)
+/**
+ * Install the guard on a connection before handing it to aedes. `options` may
+ * be shared by every connection; `label` (e.g. the listener) is passed back
+ * to `onViolation`.
+ */
+export function guardWire (stream: Duplex, options: WireGuardOptions, label?: string): void {
+  const guard = new WireGuard(stream, options, label)
+  stream.read = (size?: number): unknown => guard.read(size)
+}
+
+/**
+ * Splits the byte stream into packets and checks each one. One object per
+ * connection holds all of its state: idle connections are most of a broker's.
+ */
+class WireGuard {
+  readonly #stream: Duplex
+  /** The stream's own `read` (its prototype's), called with the stream as `this`. */
+  readonly #read: Duplex['read']
+  readonly #options: WireGuardOptions
+  readonly #label: string | undefined
+  /** A violation was found: nothing after the offending packet reaches aedes. */
+  #stopped = false
+  /** Bytes of an incomplete packet; allocated when one is first held back. */
+  #pending: Buffer[] | undefined
+  #pendingLength = 0
+  /** Bytes needed before the packet at the head of `#pending` is complete; 0 = unknown. */
+  #needed = 0
+  #first = true
+  /** Bytes of a PUBLISH already checked (topic and packet id) still to pass through unbuffered. */
+  #skip = 0
+  /** Set by `take` when a packet breaks a rule. */
+  #verdict: Verdict
+
+  constructor (stream: Duplex, options: WireGuardOptions, label: string | undefined) {
+    this.#stream = stream
+    this.#read = stream.read
+    this.#options = options
+    this.#label = label
+  }
+
+  read (size?: number): unknown {
+    const stream = this.#stream
+    const chunk: unknown = this.#read.call(stream, size)
     if (!Buffer.isBuffer(chunk)) return chunk
-    if (stopped) return null // closing: nothing after the offending packet reaches aedes
-    const { pass, verdict } = guard.take(chunk)
+    if (this.#stopped) return null // closing: nothing after the offending packet reaches aedes
+    const pass = this.take(chunk)
+    const verdict = this.#verdict
     if (verdict !== undefined) {
-      stopped = true
-      options.onViolation?.(verdict.close)
+      this.#stopped = true
+      this.#options.onViolation?.(verdict.close, this.#label)
       // Let aedes act on the packets before the bad one, then close [MQTT-4.8.0-1].
       const end = (): void => { stream.destroy() }
       if (verdict.connack !== undefined) stream.write(verdict.connack, () => setImmediate(end))
@@ -77,43 +114,31 @@ export function guardWire (stream: Duplex, options: WireGuardOptions): void {
     }
     return pass
   }
-}
 
-/** Splits the byte stream into packets and checks each one. */
-class WireGuard {
-  readonly #maxQos: number
-  readonly #maxLevels: number
-  #pending: Buffer[] = []
-  #pendingLength = 0
-  /** Bytes needed before the packet at the head of `#pending` is complete; 0 = unknown. */
-  #needed = 0
-  #first = true
-  /** Bytes of a PUBLISH already checked (topic and packet id) still to pass through unbuffered. */
-  #skip = 0
-
-  constructor (maxQos: number, maxLevels: number) {
-    this.#maxQos = maxQos
-    this.#maxLevels = maxLevels
-  }
-
-  /** Complete packets to pass on (or null), and a verdict if one of them breaks a rule. */
-  take (chunk: Buffer): { pass: Buffer | null, verdict: Verdict } {
+  /** Complete packets to pass on (or null); `#verdict` is set if one of them breaks a rule. */
+  take (chunk: Buffer): Buffer | null {
+    this.#verdict = undefined
     // [MQTT-3.1.0-1] the first packet must be CONNECT: judge it on its first byte,
     // without waiting for the length it claims (e.g. `GET / HTTP/1.1`).
     if (this.#first && this.#pendingLength === 0 && chunk.length > 0 && chunk[0]! >> 4 !== CONNECT) {
       this.#first = false
-      return { pass: null, verdict: { close: 'first packet is not CONNECT [MQTT-3.1.0-1]' } }
+      this.#verdict = { close: 'first packet is not CONNECT [MQTT-3.1.0-1]' }
+      return null
     }
     if (this.#skip > 0 && chunk.length <= this.#skip) {
       // The body of a large PUBLISH whose header was checked: no copy, no parse.
       this.#skip -= chunk.length
-      return { pass: chunk, verdict: undefined }
+      return chunk
     }
-    this.#pending.push(chunk)
-    this.#pendingLength += chunk.length
-    if (this.#needed > 0 && this.#pendingLength < this.#needed) return { pass: null, verdict: undefined }
-    const buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#pendingLength)
-    let offset = this.#skip // #pending is empty while skipping, so buf is this chunk
+    let buf = chunk
+    if (this.#pendingLength > 0) {
+      const pending = this.#pending!
+      pending.push(chunk)
+      this.#pendingLength += chunk.length
+      if (this.#needed > 0 && this.#pendingLength < this.#needed) return null
+      buf = Buffer.concat(pending, this.#pendingLength)
+    }
+    let offset = this.#skip // nothing is pending while skipping, so buf is this chunk
     this.#skip = 0
     let verdict: Verdict
     this.#needed = 0
@@ -144,10 +169,21 @@ class WireGuard {
       if (verdict !== undefined) break
       offset = end
     }
-    const rest = buf.subarray(offset)
-    this.#pending = rest.length > 0 && verdict === undefined ? [rest] : []
-    this.#pendingLength = this.#pending.length > 0 ? rest.length : 0
-    return { pass: offset > 0 ? buf.subarray(0, offset) : null, verdict }
+    this.#verdict = verdict
+    const restLength = buf.length - offset
+    if (restLength > 0 && verdict === undefined) {
+      const rest = buf.subarray(offset)
+      if (this.#pending === undefined) this.#pending = [rest]
+      else {
+        this.#pending.length = 0
+        this.#pending.push(rest)
+      }
+      this.#pendingLength = restLength
+    } else {
+      if (this.#pending !== undefined) this.#pending.length = 0
+      this.#pendingLength = 0
+    }
+    return offset > 0 ? buf.subarray(0, offset) : null
   }
 
   #check (buf: Buffer, at: number, start: number, end: number): Verdict {
@@ -178,7 +214,8 @@ class WireGuard {
         if (pos >= end) return undefined
         const requested = buf[pos]!
         // Reserved bits and QoS 3 are mqtt-packet's to refuse [MQTT-3.8.3-4]; only lower a valid request.
-        if (requested <= 2 && requested > this.#maxQos) buf[pos] = this.#maxQos
+        const maxQos = this.#options.maxQos
+        if (requested <= 2 && requested > maxQos) buf[pos] = maxQos
         pos += 1
       }
     }
@@ -195,7 +232,7 @@ class WireGuard {
     }
     let levels = 1
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === SLASH) levels++
-    if (levels > this.#maxLevels) bytes.fill(0)
+    if (levels > this.#options.maxTopicLevels) bytes.fill(0)
     return undefined
   }
 }
