@@ -9,6 +9,8 @@ export class ConnectionGate {
   readonly #maxTotal: number
   readonly #live = new Set<Socket>()
   readonly #perListener = new Map<string, number>()
+  /** One 'close' handler per listener, shared by its sockets (a closure per socket costs every idle connection). */
+  readonly #onClose = new Map<string, (this: Socket) => void>()
   #closedBytesIn = 0
   #closedBytesOut = 0
   #refused = 0
@@ -27,13 +29,26 @@ export class ConnectionGate {
     }
     this.#live.add(socket)
     this.#perListener.set(listener, current + 1)
-    socket.once('close', () => {
-      this.#live.delete(socket)
-      this.#perListener.set(listener, (this.#perListener.get(listener) ?? 1) - 1)
-      this.#closedBytesIn += socket.bytesRead
-      this.#closedBytesOut += socket.bytesWritten
-    })
+    // 'close' comes once per socket: `on` saves `once`'s wrapper.
+    socket.on('close', this.#closer(listener))
     return true
+  }
+
+  #closer (listener: string): (this: Socket) => void {
+    let onClose = this.#onClose.get(listener)
+    if (onClose === undefined) {
+      const gate = this
+      onClose = function (this: Socket) { gate.#closed(this, listener) }
+      this.#onClose.set(listener, onClose)
+    }
+    return onClose
+  }
+
+  #closed (socket: Socket, listener: string): void {
+    if (!this.#live.delete(socket)) return
+    this.#perListener.set(listener, (this.#perListener.get(listener) ?? 1) - 1)
+    this.#closedBytesIn += socket.bytesRead
+    this.#closedBytesOut += socket.bytesWritten
   }
 
   /** Transport totals since start. */
