@@ -63,9 +63,6 @@ export class AedesAdapter {
   /** Shared by every connection's wire guard. */
   readonly #wire: WireGuardOptions
   readonly clients = new ClientDirectory()
-  /** Connection facade → aedes client, and the aedes clients handed to aedes by `handle` (for `deliverTo` / `clientOf`). */
-  readonly #connections = new WeakMap<ClientInfo, Client>()
-  readonly #handled = new WeakSet<object>()
   readonly #acks: DurableAcks | undefined
 
   private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined) {
@@ -119,15 +116,12 @@ export class AedesAdapter {
     guardWire(stream, this.#wire, meta.listener)
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
-    const info = this.clients.attach(client, meta)
-    this.#connections.set(info, client)
-    this.#handled.add(client)
-    return info
+    return this.clients.attach(client, meta)
   }
 
   /** See `BrokerApi.deliverTo`. */
   deliverTo (info: ClientInfo, packet: OutboundPublish): boolean {
-    const client = this.#connections.get(info) as DeliveringClient | undefined
+    const client = this.clients.clientOf(info) as DeliveringClient | undefined
     if (client === undefined || client.closed) return false
     const live = { ...packet, messageId: undefined, dup: false } as unknown as AedesPublishPacket
     const brokerId = live.brokerId
@@ -150,7 +144,7 @@ export class AedesAdapter {
 
   /** See `BrokerApi.clientOf`. */
   clientOf (storeClient: object): ClientInfo | undefined {
-    return this.#handled.has(storeClient) ? this.clients.of(storeClient as Client) : undefined
+    return this.clients.known(storeClient)
   }
 
   /** Publish as the broker: no client, so no authorizePublish. */

@@ -23,6 +23,9 @@ class LiveClientInfo implements ClientInfo {
     this.certificateCN = meta.certificateCN
   }
 
+  /** The aedes client behind a facade (for the adapter; plugins never see it). */
+  static clientOf (info: LiveClientInfo): Client { return info.#client }
+
   get id (): string { return this.#client.id }
   get clean (): boolean { return this.#client.clean }
 }
@@ -38,6 +41,16 @@ export class ClientDirectory {
     const info = new LiveClientInfo(client, meta)
     this.#infos.set(client, info)
     return info
+  }
+
+  /** The facade of an aedes client, if it has one (undefined for any other object, e.g. a store's `{ id }`). */
+  known (client: object): ClientInfo | undefined {
+    return this.#infos.get(client as Client)
+  }
+
+  /** The aedes client behind a facade this directory made. */
+  clientOf (info: ClientInfo): Client | undefined {
+    return info instanceof LiveClientInfo ? LiveClientInfo.clientOf(info) : undefined
   }
 
   /** The facade for a client; created lazily for clients that bypassed `attach`. */
