@@ -12,22 +12,26 @@ function port (value: string): number {
   return Number(value)
 }
 
+// A usage error (unknown flag, bad value) is a bad config like any other: exit code 2.
+program.exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2) })
+
 program
   .name('midge')
-  .description('A lightweight MQTT 3.1.1 broker for IoT and the edge.\n\nConfig precedence: config/default.json < --config file < MIDGE_* environment < flags.\nEnvironment: MIDGE_CONFIG, MIDGE_HOST, MIDGE_PORT, MIDGE_WS_PORT, MIDGE_DATA_DIR, MIDGE_LOG_LEVEL, MIDGE_LOG_PRETTY.')
+  .description('A lightweight MQTT 3.1.1 broker for IoT and the edge.\n\nConfig precedence: built-in defaults (listed below, and in config/default.json) < --config file < MIDGE_* environment < flags.\nEnvironment: MIDGE_CONFIG, MIDGE_HOST, MIDGE_PORT, MIDGE_WS_PORT, MIDGE_HTTP_PORT, MIDGE_DATA_DIR, MIDGE_LOG_LEVEL, MIDGE_LOG_PRETTY.')
   .version(version, '-v, --version')
   .option('-c, --config <file>', 'JSON config file merged over the defaults')
-  .option('--host <address>', 'bind every listener to this address')
-  .option('-p, --port <port>', 'port of the first MQTT (TCP) listener', port)
-  .option('--ws-port <port>', 'port of the first MQTT-over-WebSocket listener', port)
+  .option('--host <address>', 'bind every listener (the http one too) to this address')
+  .option('-p, --port <port>', 'port of the first MQTT (TCP) listener; adds one if the config has none', port)
+  .option('--ws-port <port>', 'port of the first MQTT-over-WebSocket listener; adds one if the config has none', port)
+  .option('--http-port <port>', 'port of the first http listener (/health, /ready, /metrics); adds one if the config has none', port)
   .option('--data-dir <dir>', 'where the session store keeps its files')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent')
   .option('--log-pretty', 'human-readable logs (default on a TTY)')
-  .addHelpText('after', () => '\nConfig keys and defaults (config/default.json; README has the meaning of each):\n' + describeDefaults().map((l) => `  ${l}`).join('\n'))
-  .action(async (opts: { config?: string, host?: string, port?: number, wsPort?: number, dataDir?: string, logLevel?: string, logPretty?: boolean }) => {
+  .addHelpText('after', () => '\nConfig keys and defaults (README has the meaning of each):\n' + describeDefaults().map((l) => `  ${l}`).join('\n'))
+  .action(async (opts: { config?: string, host?: string, port?: number, wsPort?: number, httpPort?: number, dataDir?: string, logLevel?: string, logPretty?: boolean }) => {
     await runServer({
       file: opts.config ?? process.env.MIDGE_CONFIG,
-      overrides: { host: opts.host, port: opts.port, wsPort: opts.wsPort, dataDir: opts.dataDir, logLevel: opts.logLevel, logPretty: opts.logPretty },
+      overrides: { host: opts.host, port: opts.port, wsPort: opts.wsPort, httpPort: opts.httpPort, dataDir: opts.dataDir, logLevel: opts.logLevel, logPretty: opts.logPretty },
     })
   })
 

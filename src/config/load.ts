@@ -7,6 +7,7 @@ export interface ConfigOverrides {
   host?: string
   port?: number
   wsPort?: number
+  httpPort?: number
   dataDir?: string
   logLevel?: string
   logPretty?: boolean
@@ -30,10 +31,12 @@ export function loadConfig (options: { file?: string, overrides?: ConfigOverride
 export function validateConfig (input: unknown): Readonly<BrokerConfig> {
   const result = configSchema.safeParse(input, { reportInput: true })
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => ({
-      path: formatPath(issue.path),
-      message: describeIssue(issue),
-    })))
+    throw new ConfigError(result.error.issues.flatMap((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown key' }))
+      }
+      return [{ path: formatPath(issue.path), message: describeIssue(issue) }]
+    }))
   }
   return deepFreeze(result.data)
 }
@@ -60,20 +63,30 @@ const ENV_KEYS: Record<string, keyof ConfigOverrides> = {
   MIDGE_HOST: 'host',
   MIDGE_PORT: 'port',
   MIDGE_WS_PORT: 'wsPort',
+  MIDGE_HTTP_PORT: 'httpPort',
   MIDGE_DATA_DIR: 'dataDir',
   MIDGE_LOG_LEVEL: 'logLevel',
   MIDGE_LOG_PRETTY: 'logPretty',
 }
 
+const PORT_KEYS = new Set<keyof ConfigOverrides>(['port', 'wsPort', 'httpPort'])
+
 function envOverrides (env: NodeJS.ProcessEnv): ConfigOverrides {
   const out: Record<string, unknown> = {}
+  const bad: Array<{ path: string, message: string }> = []
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const value = env[name]
     if (value === undefined || value === '') continue
-    if (key === 'port' || key === 'wsPort') out[key] = /^\d+$/.test(value) ? Number(value) : value
-    else if (key === 'logPretty') out[key] = value === '1' || value === 'true'
-    else out[key] = value
+    if (PORT_KEYS.has(key)) {
+      if (/^\d+$/.test(value) && Number(value) <= 65535) out[key] = Number(value)
+      else bad.push({ path: name, message: `expected a port number 0–65535, got ${JSON.stringify(value)}` })
+    } else if (key === 'logPretty') {
+      out[key] = value === '1' || value === 'true'
+    } else {
+      out[key] = value
+    }
   }
+  if (bad.length > 0) throw new ConfigError(bad)
   return out as ConfigOverrides
 }
 
@@ -82,16 +95,18 @@ function applyOverrides (config: Json, o: ConfigOverrides): Json {
   if (o.dataDir !== undefined) out.dataDir = o.dataDir
   if (o.logLevel !== undefined) out.logLevel = o.logLevel
   if (o.logPretty !== undefined) out.logPretty = o.logPretty
-  if (o.host === undefined && o.port === undefined && o.wsPort === undefined) return out
+  if (o.host === undefined && o.port === undefined && o.wsPort === undefined && o.httpPort === undefined) return out
   const schemaDefaults = configSchema.parse({}).listeners as unknown[]
   const listeners = (Array.isArray(out.listeners) ? out.listeners : schemaDefaults).map((l) => ({ ...(l as Json) }))
   if (o.host !== undefined) for (const l of listeners) l.host = o.host
   if (o.port !== undefined) setFirst(listeners, 'mqtt', o.port)
   if (o.wsPort !== undefined) setFirst(listeners, 'ws', o.wsPort)
+  if (o.httpPort !== undefined) setFirst(listeners, 'http', o.httpPort)
   out.listeners = listeners
   return out
 }
 
+/** The first listener of `type` gets `port`; a config without one gets one (on the default host). */
 function setFirst (listeners: Json[], type: string, port: number): void {
   const target = listeners.find((l) => l.type === type)
   if (target !== undefined) target.port = port
@@ -106,10 +121,7 @@ function formatPath (path: ReadonlyArray<PropertyKey>): string {
   return out === '' ? '(root)' : out
 }
 
-function describeIssue (issue: { code: string, message: string, input?: unknown, keys?: string[], expected?: unknown }): string {
-  if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-  }
+function describeIssue (issue: { code: string, message: string, input?: unknown, expected?: unknown }): string {
   const got = `got ${JSON.stringify(issue.input) ?? 'nothing'}`
   if (issue.code === 'invalid_type') return `expected ${String(issue.expected)}, ${got}`
   return `${issue.message.replace(/^Invalid input: /, '')}, ${got}`

@@ -41,6 +41,35 @@ describe('midge CLI', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 
+  test('signals while the broker starts: SIGHUP is ignored, SIGTERM stops it once up, exit 0', async () => {
+    // The store loads before the listeners bind: the signals arrive while createBroker runs.
+    const midge = spawnMidge(['--config', tempConfig({ listeners: loopback.slice(0, 1) }), '--log-level', 'info'])
+    await midge.waitForLog((entry) => entry.plugin === 'persistent-sessions')
+    midge.child.kill('SIGHUP')
+    midge.child.kill('SIGTERM')
+    const exit = await midge.exited
+    expect(exit).toMatchObject({ code: 0, signal: null })
+    expect(midge.logLines.some((entry) => entry.msg === 'shutting down')).toBe(true)
+  })
+
+  test('--http-port and MIDGE_HTTP_PORT set the http listener', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const taken = (blocker.address() as { port: number }).port
+    try {
+      // The env var alone would collide; the flag wins over it.
+      const midge = spawnMidge(['--config', tempConfig({ listeners: loopback }), '--http-port', '0'], { expectListeners: 3, env: { MIDGE_HTTP_PORT: String(taken) } })
+      const urls = await midge.ready
+      expect(urls.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(urls.http).not.toContain(`:${taken}`)
+      const collides = await spawnMidge(['--config', tempConfig({ listeners: loopback })], { env: { MIDGE_HTTP_PORT: String(taken) } }).exited
+      expect(collides.code).toBe(1)
+      expect(collides.stderr).toContain(`port ${taken}`)
+    } finally {
+      blocker.close()
+    }
+  })
+
   test('--port and --ws-port override the config file', async () => {
     const midge = spawnMidge(['--config', tempConfig({ listeners: loopback.slice(0, 2) }), '--port', '0', '--ws-port', '0', '--log-level', 'info'], { expectListeners: 2 })
     const urls = await midge.ready
@@ -53,13 +82,25 @@ describe('midge CLI', () => {
     const exit = await midge.exited
     expect(exit.code).toBe(2)
     expect(exit.stderr).toContain('listeners[0].port')
-    expect(exit.stderr).toContain('limits: unknown key "nope"')
+    expect(exit.stderr).toContain('limits.nope: unknown key')
   })
 
-  test('a bad flag value exits non-zero with a one-line reason', async () => {
-    const exit = await spawnMidge(['--port', 'seventy']).exited
-    expect(exit.code).not.toBe(0)
-    expect(exit.stderr).toMatch(/port number/)
+  test('a bad flag, flag value or MIDGE_* value exits 2 with a one-line reason', async () => {
+    const badValue = await spawnMidge(['--port', 'seventy']).exited
+    expect(badValue.code).toBe(2)
+    expect(badValue.stderr).toMatch(/port number/)
+    const unknown = await spawnMidge(['--bogus']).exited
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("unknown option '--bogus'")
+    const env = await spawnMidge([], { env: { MIDGE_PORT: 'abc' } }).exited
+    expect(env.code).toBe(2)
+    expect(env.stderr).toContain('MIDGE_PORT: expected a port number')
+  })
+
+  test('an unreadable ACL file is a bad config: exit 2, the key named', async () => {
+    const exit = await spawnMidge(['--config', tempConfig({ listeners: loopback.slice(0, 1), security: { aclFile: '/nonexistent/acl' } })]).exited
+    expect(exit.code).toBe(2)
+    expect(exit.stderr).toContain('security.aclFile')
   })
 
   test('a port in use is a one-line error and exit code 1, not a stack trace', async () => {
@@ -85,5 +126,8 @@ describe('midge CLI', () => {
     expect(out).toContain('--config <file>')
     expect(out).toContain('sessions.maxQueued = ')
     expect(out).toContain('limits.maxPacketSize = ')
+    // keys without a default are listed too
+    expect(out).toContain('security.passwordFile (unset)')
+    expect(out).toContain('cluster.redis (unset)')
   })
 })

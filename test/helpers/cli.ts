@@ -13,6 +13,8 @@ export interface MidgeProcess {
   /** Resolves when the process exits. */
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>
   logLines: Array<Record<string, unknown>>
+  /** The first log line (already logged or to come) that `match` accepts. */
+  waitForLog: (match: (entry: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>
 }
 
 /**
@@ -25,6 +27,7 @@ export function spawnMidge (args: string[], options: { expectListeners?: number,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logLines: Array<Record<string, unknown>> = []
+  const logWaiters = new Set<(entry: Record<string, unknown>) => void>()
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string }>((resolve) => {
@@ -37,6 +40,7 @@ export function spawnMidge (args: string[], options: { expectListeners?: number,
       let entry: Record<string, unknown>
       try { entry = JSON.parse(line) as Record<string, unknown> } catch { return }
       logLines.push(entry)
+      for (const waiter of logWaiters) waiter(entry)
       if (entry.msg === 'listening' && typeof entry.listener === 'string' && typeof entry.url === 'string') {
         urls[entry.listener] = entry.url
         if (Object.keys(urls).length === (options.expectListeners ?? 1)) resolve(urls)
@@ -51,5 +55,18 @@ export function spawnMidge (args: string[], options: { expectListeners?: number,
       await exited
     }
   })
-  return { child, ready, exited, logLines }
+  const waitForLog = (match: (entry: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> => {
+    const seen = logLines.find(match)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const waiter = (entry: Record<string, unknown>): void => {
+        if (!match(entry)) return
+        logWaiters.delete(waiter)
+        resolve(entry)
+      }
+      logWaiters.add(waiter)
+      void exited.then((e) => reject(new Error(`midge exited (${e.code ?? e.signal}) before the log line: ${e.stderr}`)))
+    })
+  }
+  return { child, ready, exited, logLines, waitForLog }
 }
