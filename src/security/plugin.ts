@@ -29,10 +29,27 @@ export const securityPlugin = definePlugin<SecurityConfig | undefined>({
       throw new ConfigError([{ path, message: err.message }], { cause: err })
     }
 
-    broker.hooks.add('authenticate', (client, username, password) => policy.authenticate(client, username, password))
+    // Refusals are logged at info with who and from where: the operator's answer to "why does this
+    // device keep dropping?". Withheld deliveries are not (one per message would flood the log).
+    broker.hooks.add('authenticate', async (client, username, password) => {
+      const verdict = await policy.authenticate(client, username, password)
+      if (verdict === 'deny' || typeof verdict === 'object') {
+        const returnCode = verdict === 'deny' ? 5 : verdict.deny
+        log.info({ clientId: client.id, username, remoteAddress: client.remoteAddress, listener: client.listener, returnCode }, 'connection refused: not authorized')
+      }
+      return verdict
+    })
     if (policy.hasAcl) {
-      broker.hooks.add('authorizePublish', (client, packet) => policy.authorizePublish(client, packet))
-      broker.hooks.add('authorizeSubscribe', (client, subscription) => policy.authorizeSubscribe(client, subscription))
+      broker.hooks.add('authorizePublish', (client, packet) => {
+        const verdict = policy.authorizePublish(client, packet)
+        if (verdict === 'deny' && client !== undefined) log.info({ clientId: client.id, username: client.username, remoteAddress: client.remoteAddress, topic: packet.topic }, 'publish denied by ACL: connection closed')
+        return verdict
+      })
+      broker.hooks.add('authorizeSubscribe', (client, subscription) => {
+        const verdict = policy.authorizeSubscribe(client, subscription)
+        if (verdict === 'deny') log.info({ clientId: client.id, username: client.username, remoteAddress: client.remoteAddress, filter: subscription.topic }, 'subscribe denied by ACL: SUBACK 0x80')
+        return verdict
+      })
       broker.hooks.add('authorizeForward', (client, packet) => policy.authorizeForward(client, packet))
     }
 

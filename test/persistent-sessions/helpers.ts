@@ -2,8 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { Writable } from 'node:stream'
-import { pino, type Logger } from 'pino'
 import { onTestFinished } from 'vitest'
 import { NedbPersistence, type NedbPersistenceOptions } from '../../plugins/persistent-sessions/index.js'
 import type { StoredPacket, StoreDrop } from '../../plugins/persistent-sessions/store/types.js'
@@ -15,43 +13,7 @@ export function tempDir (): string {
   return dir
 }
 
-/** Captured log lines, with a way to wait for one. */
-export interface LogCapture {
-  log: Logger
-  lines: Array<Record<string, unknown>>
-  /** Resolves with the first line (past or future) whose `msg` contains `text`. */
-  waitFor(text: string): Promise<Record<string, unknown>>
-}
-
-export function captureLog (): LogCapture {
-  const lines: Array<Record<string, unknown>> = []
-  const waiters: Array<{ text: string, resolve: (line: Record<string, unknown>) => void }> = []
-  const stream = new Writable({
-    write (chunk: Buffer, _enc, done) {
-      for (const raw of chunk.toString().split('\n')) {
-        if (raw.trim() === '') continue
-        const line = JSON.parse(raw) as Record<string, unknown>
-        lines.push(line)
-        for (const w of [...waiters]) {
-          if (String(line.msg).includes(w.text)) {
-            waiters.splice(waiters.indexOf(w), 1)
-            w.resolve(line)
-          }
-        }
-      }
-      done()
-    },
-  })
-  return {
-    log: pino({ level: 'debug' }, stream),
-    lines,
-    waitFor: (text) => {
-      const seen = lines.find((l) => String(l.msg).includes(text))
-      if (seen !== undefined) return Promise.resolve(seen)
-      return new Promise((resolve) => waiters.push({ text, resolve }))
-    },
-  }
-}
+export { captureLog, type LogCapture } from '../helpers/log-capture.js'
 
 export interface OpenStore {
   store: NedbPersistence

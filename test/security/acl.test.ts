@@ -4,6 +4,7 @@ import { describe, expect, onTestFinished, test } from 'vitest'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient, nextMessage, RawClient } from '../helpers/clients.js'
 import { tempDir, writeAclFile, writePasswordFile } from './support.js'
+import { captureLog } from '../helpers/log-capture.js'
 
 const ACL = [
   '# anonymous clients',
@@ -199,3 +200,20 @@ describe('ACL', () => {
   })
 })
 
+
+describe('ACL refusals are logged for the operator', () => {
+  test('a denied SUBSCRIBE and a denied PUBLISH log who, from where and the topic at info', async () => {
+    const capture = captureLog()
+    const broker = await startBroker({ logLevel: 'info', security: { aclFile: writeAclFile(tempDir(), ['topic read public/#']) } }, { logger: capture.log })
+    const sub = await RawClient.open(broker.mqttUrl)
+    await sub.connect({ clientId: 'dev-9' })
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'private/x', qos: 0 }] })
+    expect((await sub.next<ISubackPacket>('suback')).granted).toEqual([128])
+    expect(await capture.waitFor('subscribe denied')).toMatchObject({ level: 30, clientId: 'dev-9', remoteAddress: '127.0.0.1', filter: 'private/x' })
+    const raw = await RawClient.open(broker.mqttUrl)
+    await raw.connect({ clientId: 'dev-10' })
+    raw.send({ cmd: 'publish', topic: 'public/news', payload: 'x', qos: 0 })
+    await raw.closed()
+    expect(await capture.waitFor('publish denied')).toMatchObject({ level: 30, clientId: 'dev-10', topic: 'public/news' })
+  })
+})

@@ -7,6 +7,7 @@ import type { ClientInfo } from '../../src/core/message.js'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
 import { connackCode, tempDir, TEST_SCRYPT, writePasswordFile } from './support.js'
+import { captureLog } from '../helpers/log-capture.js'
 
 describe('authentication', () => {
   test('by default anonymous clients and any username are accepted (Mosquitto 2 on loopback)', async () => {
@@ -92,5 +93,19 @@ describe('authentication', () => {
     const unknown = await time('nobody')
     expect(unknown).toBeGreaterThan(known * 0.3)
     expect(unknown).toBeLessThan(known * 3)
+  })
+})
+
+describe('refusals are logged for the operator', () => {
+  test('a refused CONNECT logs client id, username, address and code at info; never the password', async () => {
+    const passwordFile = await writePasswordFile(tempDir(), { alice: 'wonderland' })
+    const capture = captureLog()
+    const broker = await startBroker({ logLevel: 'info', security: { allowAnonymous: false, passwordFile } }, { logger: capture.log })
+    expect(await connackCode(broker.mqttUrl, { clientId: 'dev-17', username: 'alice', password: Buffer.from('s3cret-guess') })).toBe(4)
+    const line = await capture.waitFor('connection refused')
+    expect(line).toMatchObject({ level: 30, clientId: 'dev-17', username: 'alice', remoteAddress: '127.0.0.1', listener: 'mqtt', returnCode: 4 })
+    expect(await connackCode(broker.mqttUrl, { clientId: 'anon-1' })).toBe(5)
+    await expect.poll(() => capture.lines.some((l) => l.clientId === 'anon-1' && l.returnCode === 5)).toBe(true)
+    expect(JSON.stringify(capture.lines)).not.toContain('s3cret-guess')
   })
 })
