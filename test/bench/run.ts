@@ -8,6 +8,7 @@
  *
  *   node dist/test/bench/run.js [--quick] [--only name[,name]] [--out file] [--repeat N]
  *                               [--brokers aedes,midge,…] [--midge-config JSON] [--no-nagle]
+ *                               [--cpu-prof dir]
  *
  * Exit code 1 when any run failed (the table still shows every other figure);
  * a missed goal is reported, not an exit code.
@@ -41,6 +42,8 @@ const HELP = `usage: node dist/test/bench/run.js [options]
                      (default 3, with --quick 1; a broker's failed run ends its repeats)
   --midge-config J   JSON merged into every midge variant's config for every scenario
   --no-nagle         skip the extra "aedes with Nagle on" column
+  --cpu-prof dir     every Node broker run writes a V8 CPU profile into dir
+                     (<broker>-<time>.cpuprofile; open in Chrome DevTools)
 `
 
 const { values: args } = parseArgs({
@@ -52,6 +55,7 @@ const { values: args } = parseArgs({
     'midge-config': { type: 'string' },
     repeat: { type: 'string' },
     'no-nagle': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
@@ -120,7 +124,11 @@ async function runOne (scenario: Scenario, broker: BrokerName, order: number, ro
   let brokerInfo: Json | undefined
   try {
     const options = scenario.brokerOptions ?? {}
-    proc = await startBroker(broker, { ...options, midgeConfig: mergeJson(midgeOverride, options.midgeConfig ?? {}) })
+    proc = await startBroker(broker, {
+      ...options,
+      midgeConfig: mergeJson(midgeOverride, options.midgeConfig ?? {}),
+      ...(args['cpu-prof'] !== undefined ? { cpuProfDir: args['cpu-prof'] } : {}),
+    })
     current = proc
     brokerInfo = proc.info
     const running = proc

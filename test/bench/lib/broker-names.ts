@@ -12,10 +12,11 @@ export type BrokerName =
   | 'midge-nopriority'
   | 'midge-nosys'
   | 'midge-nedb'
+  | 'midge-core'
   | 'aedes-nagle'
 
 /** Column order of the report (and the run order of a round before it alternates). */
-export const BROKER_ORDER: readonly BrokerName[] = ['aedes', 'midge', 'mosquitto', 'midge-nopriority', 'midge-nosys', 'midge-nedb', 'aedes-nagle']
+export const BROKER_ORDER: readonly BrokerName[] = ['aedes', 'midge', 'mosquitto', 'midge-nopriority', 'midge-nosys', 'midge-nedb', 'midge-core', 'aedes-nagle']
 
 /** The brokers a scenario runs on unless it says otherwise. */
 export const DEFAULT_BROKERS: readonly BrokerName[] = ['aedes', 'midge', 'mosquitto']
@@ -27,6 +28,7 @@ export const BROKER_LABELS: Record<BrokerName, string> = {
   'midge-nopriority': 'midge −priority',
   'midge-nosys': 'midge −sys',
   'midge-nedb': 'midge nedb',
+  'midge-core': 'midge core',
   'aedes-nagle': 'aedes (Nagle on)',
 }
 
@@ -38,6 +40,7 @@ export const BROKER_DESCRIPTIONS: Record<BrokerName, string> = {
   'midge-nopriority': 'midge with omitBuiltins ["priority-delivery"]: no inflight window, every delivery written at once',
   'midge-nosys': 'midge with omitBuiltins ["sys"]: no $SYS topics, no counters, no /metrics',
   'midge-nedb': 'midge with its default durable store: sessions.store "nedb" in a fresh temporary dataDir per run',
+  'midge-core': 'midge with every built-in plugin omitted: the core alone (listeners, config, hook chains, spec fixes) on aedes\'s memory store',
   'aedes-nagle': 'aedes on a stock net.createServer (Nagle on), for the request/response scenarios',
 }
 
@@ -63,6 +66,7 @@ export const MIDGE_VARIANTS: Partial<Record<BrokerName, MidgeVariant>> = {
   'midge-nopriority': { store: 'memory', omit: ['priority-delivery'] },
   'midge-nosys': { store: 'memory', omit: ['sys'] },
   'midge-nedb': { store: 'nedb', omit: [] },
+  'midge-core': { store: 'memory', omit: ['security', 'persistent-sessions', 'priority-delivery', 'sys'] },
 }
 
 export const isBrokerName = (name: string): name is BrokerName => (BROKER_ORDER as readonly string[]).includes(name)

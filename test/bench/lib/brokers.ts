@@ -31,6 +31,8 @@ export interface StartOptions {
   midgeConfig?: Record<string, unknown>
   /** Extra mosquitto.conf lines. */
   mosquittoConf?: readonly string[]
+  /** Node brokers write a V8 CPU profile (`--cpu-prof`) into this directory. */
+  cpuProfDir?: string
 }
 
 export interface BrokerProcess {
@@ -58,21 +60,22 @@ const STOP_GRACE_MS = 4_000
 const serverDir = fileURLToPath(new URL('../servers/', import.meta.url))
 
 export async function startBroker (name: BrokerName, opts: StartOptions = {}): Promise<BrokerProcess> {
-  if (name === 'aedes') return startNode(name, 'aedes-server.js', [])
-  if (name === 'aedes-nagle') return startNode(name, 'aedes-server.js', ['--nagle'])
+  const node = opts.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`]
+  if (name === 'aedes') return startNode(name, node, 'aedes-server.js', [])
+  if (name === 'aedes-nagle') return startNode(name, node, 'aedes-server.js', ['--nagle'])
   if (name === 'mosquitto') return startMosquitto(opts.mosquittoConf ?? [])
   const variant = MIDGE_VARIANTS[name]
   if (variant === undefined) throw new Error(`no way to start ${name}`)
   const config = JSON.stringify(mergeJson(MIDGE_BENCH_CONFIG, opts.midgeConfig ?? {}))
   const args = ['--store', variant.store, '--config-json', config, ...(variant.omit.length > 0 ? ['--omit', variant.omit.join(',')] : [])]
-  if (variant.store === 'memory') return startNode(name, 'midge-server.js', args)
+  if (variant.store === 'memory') return startNode(name, node, 'midge-server.js', args)
   // A fresh data directory per run: no run reads another's sessions, and the disk is left clean.
   const dataDir = await mkdtemp(join(tmpdir(), 'midge-bench-data-'))
   const removeDir = (): Promise<void> => rm(dataDir, { recursive: true, force: true })
   try {
     // A store on tmpfs never touches a disk: the report must say so.
     const onTmpfs = (await statfs(dataDir)).type === TMPFS_MAGIC
-    return await startNode(name, 'midge-server.js', [...args, '--data-dir', dataDir], removeDir, { dataDirOnTmpfs: onTmpfs })
+    return await startNode(name, node, 'midge-server.js', [...args, '--data-dir', dataDir], removeDir, { dataDirOnTmpfs: onTmpfs })
   } catch (err) {
     await removeDir()
     throw err
@@ -108,8 +111,8 @@ async function procRss (pid: number): Promise<number> {
   return Number(kb) * 1024
 }
 
-async function startNode (name: BrokerName, script: string, args: string[], cleanup?: () => Promise<void>, extraInfo: Json = {}): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, ['--expose-gc', join(serverDir, script), '--host', '127.0.0.1', '--port', '0', ...args], {
+async function startNode (name: BrokerName, nodeArgs: readonly string[], script: string, args: string[], cleanup?: () => Promise<void>, extraInfo: Json = {}): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, join(serverDir, script), '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
   })
   const stderrTail = tailOf(child)

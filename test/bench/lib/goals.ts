@@ -39,19 +39,21 @@ export interface GoalResult {
   verdict: 'ok' | 'MISS' | 'n/a' | 'quick' | ''
 }
 
+const CORE = 'core issue: every throughput scenario ≥ 1.0× plain aedes with the core alone'
 const PRIORITY = 'priority-delivery issue: throughput with the plugin on ≥ 0.9× off'
 const MONITORING = 'monitoring issue: bench ratio with monitoring on ≥ 0.97× off'
 const DURABLE = 'persistent-sessions issue: durable QoS 1 fan-in, midge nedb ≥ 0.5× aedes in memory'
 const BACKLOG = 'persistent-sessions issue: 20k backlog drain ≤ 0.3 s with the durable store'
 const STALLED = 'priority-delivery issue: with a stalled consumer the others keep ≥ 90% of their throughput'
 
-/** Every figure the issues quote, in report order. Rows whose runs are missing are left out. */
 /**
  * Every figure the issues quote, in report order. Rows whose runs are missing
  * are left out. Each on/off throughput ratio is followed by the same ratio of
  * work per message (msg per broker CPU-second), which machine noise hardly moves.
  */
 export const GOALS: readonly GoalSpec[] = [
+  ...core([['fanin-qos0', 'msgPerSec'], ['fanin-qos1', 'msgPerSec'], ['fanin-qos2', 'msgPerSec'], ['fanout-qos0', 'deliveriesPerSec'],
+    ['fanout-qos1', 'deliveriesPerSec'], ['rtt-qos1', 'roundTripsPerSec'], ['connections', 'connPerSec']]),
   ...onOff('midge-nopriority', 0.9, PRIORITY, [['fanin-qos1', 'msgPerSec'], ['fanout-qos1', 'deliveriesPerSec']]),
   ...onOff('midge-nosys', 0.97, MONITORING, [['fanin-qos0', 'msgPerSec'], ['fanin-qos1', 'msgPerSec'], ['fanout-qos1', 'deliveriesPerSec']]),
   { scenario: 'durable-fanin', metric: 'deliveriesPerSec', num: 'midge-nedb', den: 'aedes', goal: { op: '≥', bound: 0.5 }, source: DURABLE },
@@ -67,6 +69,14 @@ export const GOALS: readonly GoalSpec[] = [
   { scenario: 'stalled-noack', metric: 'keptRatio', num: 'aedes', source: STALLED },
   { scenario: 'stalled-noack', metric: 'keptRatio', num: 'mosquitto', source: STALLED },
 ]
+
+/** midge core ÷ aedes on each (scenario, throughput metric) against the goal, then full midge ÷ aedes beside it. */
+function core (rows: ReadonlyArray<readonly [string, string]>): GoalSpec[] {
+  return rows.flatMap(([scenario, metric]) => [
+    { scenario, metric, num: 'midge-core', den: 'aedes', goal: { op: '≥', bound: 1 }, source: CORE },
+    { scenario, metric, num: 'midge', den: 'aedes', source: CORE },
+  ])
+}
 
 /** midge ÷ `off` on each (scenario, throughput metric), then the same on msg per CPU-second, with one bound. */
 function onOff (off: BrokerName, bound: number, source: string, rows: ReadonlyArray<readonly [string, string]>): GoalSpec[] {

@@ -6,6 +6,7 @@
  * open-files limit (shared by this process and the broker) is too small.
  */
 import { readFileSync } from 'node:fs'
+import { DEFAULT_BROKERS } from '../lib/broker-names.js'
 import { closeAll, connectMany, now } from '../lib/load.js'
 import type { RawClient } from '../lib/raw-client.js'
 import { perSecond } from '../lib/stats.js'
@@ -32,6 +33,7 @@ const connectionCount = (quick: boolean): number => Math.max(100, Math.min(wante
 
 export const connections: Scenario = {
   name: 'connections',
+  brokers: [...DEFAULT_BROKERS, 'midge-core'],
   describe: (quick) => {
     const n = connectionCount(quick)
     const capped = n < wanted(quick) ? ` (capped from ${wanted(quick)} by ulimit -n ${openFilesLimit()})` : ''

@@ -10,15 +10,20 @@ import { rtt } from './rtt.js'
 import { stalledConsumer } from './stalled-consumer.js'
 import type { Scenario } from './types.js'
 
-/** Monitoring on/off where the message rate is highest; priority (the inflight window) on/off where it windows. */
-const WITH_NOSYS: readonly BrokerName[] = ['aedes', 'midge', 'mosquitto', 'midge-nosys']
-const WITH_BOTH: readonly BrokerName[] = ['aedes', 'midge', 'mosquitto', 'midge-nopriority', 'midge-nosys']
+/**
+ * The core alone (every built-in plugin off) wherever the core issue sets a
+ * throughput goal; monitoring on/off where the message rate is highest;
+ * priority (the inflight window) on/off where it windows.
+ */
+const WITH_CORE: readonly BrokerName[] = ['aedes', 'midge', 'mosquitto', 'midge-core']
+const WITH_NOSYS: readonly BrokerName[] = [...WITH_CORE, 'midge-nosys']
+const WITH_BOTH: readonly BrokerName[] = [...WITH_CORE, 'midge-nopriority', 'midge-nosys']
 
 export const SCENARIOS: readonly Scenario[] = [
   fanIn(0, WITH_NOSYS),
   fanIn(1, WITH_BOTH),
-  fanIn(2),
-  fanOut(0),
+  fanIn(2, WITH_CORE),
+  fanOut(0, WITH_CORE),
   fanOut(1, WITH_BOTH),
   latency,
   rtt,

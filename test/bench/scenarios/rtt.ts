@@ -20,7 +20,7 @@ const budgetMs = (quick: boolean): number => (quick ? 1_500 : 3_000)
 export const rtt: Scenario = {
   name: 'rtt-qos1',
   describe: (quick) => `1 client subscribed to its own topic: QoS 1 publish → PUBACK + delivery → next; ${rounds(quick)} rounds or ${budgetMs(quick) / 1000} s`,
-  brokers: [...DEFAULT_BROKERS, 'aedes-nagle'],
+  brokers: [...DEFAULT_BROKERS, 'midge-core', 'aedes-nagle'],
   timeoutMs: (quick) => budgetMs(quick) + 15_000,
   async run (ctx) {
     let echo = new Countdown(1)
