@@ -9,8 +9,9 @@
  *   persistent session before aedes writes it [MQTT-4.3.3-1] (spec-retained.ts).
  * - `outgoingStream` / `outgoingClearMessageId`: DUP on re-sends and packet ids
  *   in flight after a reconnect [MQTT-3.3.1-1], [MQTT-2.3.1-4] (spec-resend.ts).
- * - `incomingGetPacket` / `incomingStorePacket`: one delivery per inbound
- *   QoS 2 message [MQTT-4.3.3-2] (spec-qos2-inbound.ts).
+ * - `incomingGetPacket` / `incomingStorePacket` / `incomingDelPacket`: one
+ *   delivery per inbound QoS 2 message [MQTT-4.3.3-2], and no store lookup
+ *   for a clean session's new ones (spec-qos2-inbound.ts).
  *
  * Every other call reaches the store untouched.
  */
@@ -30,6 +31,7 @@ interface Store {
   outgoingStream(client: object): Readable
   incomingGetPacket(client: object, packet: { messageId?: number }): Promise<unknown>
   incomingStorePacket(client: object, packet: { messageId?: number }): Promise<void>
+  incomingDelPacket(client: object, packet: { messageId?: number }): Promise<unknown>
 }
 
 export interface CoreStoreParts {
@@ -67,6 +69,7 @@ export function decorateCoreStore (store: object, parts: CoreStoreParts): object
     outgoingStream: (client) => resends.stream(client, inner.outgoingStream(client)),
     incomingGetPacket: (client, packet) => qos2.get(inner, client, packet),
     incomingStorePacket: (client, packet) => qos2.store(inner, client, packet),
+    incomingDelPacket: (client, packet) => qos2.delete(inner, client, packet),
   }
   return withOverrides(store, overrides)
 }

@@ -1,0 +1,132 @@
+/**
+ * Inbound QoS 2 bookkeeping in the core store decorator (spec-qos2-inbound.ts):
+ * a clean session's new PUBLISHes are not looked up in the store, and
+ * exactly-once [MQTT-4.3.3-2] still holds on every path that does look: a
+ * persistent session's message stored before a reconnect, a re-send in the
+ * same read, and the end of a clean session [MQTT-3.1.2-6].
+ */
+import { describe, expect, test } from 'vitest'
+import { definePlugin, type BrokerConfigInput } from '../../src/index.js'
+import { startBroker } from '../helpers/broker.js'
+import { connectClient, RawClient } from '../helpers/clients.js'
+import { generate, rawConnected, receivedUntil, serverDisconnect, uniqueId } from '../conformance/support.js'
+
+/** A plugin that counts the store's inbound QoS 2 lookups, as aedes makes them below the core. */
+function lookupCounter (): { plugin: ReturnType<typeof definePlugin>, lookups: number[] } {
+  const lookups: number[] = []
+  const plugin = definePlugin({
+    name: 'count-incoming-lookups',
+    register (broker) {
+      broker.decoratePersistence((store) => new Proxy(store, {
+        get (target, prop) {
+          const value = Reflect.get(target, prop, target) as unknown
+          if (typeof value !== 'function') return value
+          if (prop !== 'incomingGetPacket') return (value as (...a: unknown[]) => unknown).bind(target)
+          return (client: unknown, packet: { messageId: number }) => {
+            lookups.push(packet.messageId)
+            return (value as (...a: unknown[]) => unknown).call(target, client, packet)
+          }
+        },
+      }))
+    },
+  })
+  return { plugin, lookups }
+}
+
+/** PUBLISH QoS 2 → PUBREC → PUBREL → PUBCOMP. */
+async function exchange (raw: RawClient, topic: string, payload: string, messageId: number): Promise<void> {
+  raw.send({ cmd: 'publish', topic, payload, qos: 2, messageId })
+  await raw.next('pubrec', (p: { messageId: number }) => p.messageId === messageId)
+  raw.send({ cmd: 'pubrel', messageId })
+  await raw.next('pubcomp', (p: { messageId: number }) => p.messageId === messageId)
+}
+
+describe.each<{ store: 'memory' | 'nedb' }>([{ store: 'memory' }, { store: 'nedb' }])('sessions.store $store', ({ store }) => {
+  const config: BrokerConfigInput = { sessions: { store } }
+
+  test('a clean session\'s new QoS 2 PUBLISH is not looked up in the store; its PUBREL is', async () => {
+    const { plugin, lookups } = lookupCounter()
+    const broker = await startBroker(config, { plugins: [plugin] })
+    const raw = await rawConnected(broker.mqttUrl)
+    await exchange(raw, 'fast/a', '1', 21)
+    await exchange(raw, 'fast/a', '2', 22)
+    expect(lookups).toEqual([21, 22]) // one per PUBREL, none per PUBLISH
+  })
+
+  test('a persistent session\'s QoS 2 PUBLISHes are looked up, and one stored before a reconnect is not forwarded again', async () => {
+    const { plugin, lookups } = lookupCounter()
+    const broker = await startBroker(config, { plugins: [plugin] })
+    const sub = await connectClient(broker.mqttUrl)
+    await sub.subscribeAsync('kept/#', { qos: 2 })
+    const got = receivedUntil(sub, 'kept/sentinel')
+    const id = uniqueId()
+    const first = await rawConnected(broker.mqttUrl, { clientId: id, clean: false })
+    first.send({ cmd: 'publish', topic: 'kept/a', payload: 'once', qos: 2, messageId: 5 })
+    await first.next('pubrec')
+    const gone = serverDisconnect(broker, id)
+    first.socket.destroy() // no PUBREL
+    await gone
+    const again = await RawClient.open(broker.mqttUrl)
+    expect((await again.connect({ clientId: id, clean: false })).returnCode).toBe(0)
+    again.send({ cmd: 'publish', topic: 'kept/a', payload: 'once', qos: 2, messageId: 5, dup: true })
+    await again.next('pubrec')
+    again.send({ cmd: 'pubrel', messageId: 5 })
+    await again.next('pubcomp')
+    again.send({ cmd: 'publish', topic: 'kept/sentinel', payload: 'end', qos: 0 })
+    expect((await got).map((m) => m.payload.toString())).toEqual(['once'])
+    expect(lookups.filter((m) => m === 5).length).toBeGreaterThanOrEqual(2) // the first PUBLISH and the re-send
+  })
+
+  test('a persistent session\'s PUBLISH and its DUP re-send in one read are forwarded once', async () => {
+    const broker = await startBroker(config)
+    const sub = await connectClient(broker.mqttUrl)
+    await sub.subscribeAsync('oneread/#', { qos: 2 })
+    const got = receivedUntil(sub, 'oneread/sentinel')
+    const raw = await rawConnected(broker.mqttUrl, { clientId: uniqueId(), clean: false })
+    raw.writeRaw(Buffer.concat([
+      generate({ cmd: 'publish', topic: 'oneread/a', payload: 'first', qos: 2, messageId: 9 }),
+      generate({ cmd: 'publish', topic: 'oneread/a', payload: 'first', qos: 2, messageId: 9, dup: true }),
+    ]))
+    await raw.next('pubrec')
+    await raw.next('pubrec')
+    raw.send({ cmd: 'pubrel', messageId: 9 })
+    await raw.next('pubcomp')
+    raw.send({ cmd: 'publish', topic: 'oneread/sentinel', payload: 'end', qos: 0 })
+    expect((await got).map((m) => m.payload.toString())).toEqual(['first'])
+  })
+
+  test('[MQTT-3.1.2-6] a clean session that reconnects starts afresh: an id stored but not released before is a new message', async () => {
+    const broker = await startBroker(config)
+    const sub = await connectClient(broker.mqttUrl)
+    await sub.subscribeAsync('fresh/#', { qos: 2 })
+    const got = receivedUntil(sub, 'fresh/sentinel')
+    const id = uniqueId()
+    const first = await rawConnected(broker.mqttUrl, { clientId: id })
+    first.send({ cmd: 'publish', topic: 'fresh/a', payload: 'before', qos: 2, messageId: 6 })
+    await first.next('pubrec')
+    const gone = serverDisconnect(broker, id)
+    first.socket.destroy()
+    await gone
+    const again = await rawConnected(broker.mqttUrl, { clientId: id })
+    await exchange(again, 'fresh/a', 'after', 6)
+    again.send({ cmd: 'publish', topic: 'fresh/sentinel', payload: 'end', qos: 0 })
+    expect((await got).map((m) => m.payload.toString())).toEqual(['before', 'after'])
+  })
+
+  test('a clean session re-sending a stored id after PUBREC gets PUBREC again and no second delivery; after PUBCOMP the id is new', async () => {
+    const broker = await startBroker(config)
+    const sub = await connectClient(broker.mqttUrl)
+    await sub.subscribeAsync('again/#', { qos: 2 })
+    const got = receivedUntil(sub, 'again/sentinel')
+    const raw = await rawConnected(broker.mqttUrl)
+    raw.send({ cmd: 'publish', topic: 'again/a', payload: 'one', qos: 2, messageId: 3 })
+    await raw.next('pubrec')
+    raw.send({ cmd: 'publish', topic: 'again/a', payload: 'one', qos: 2, messageId: 3, dup: true })
+    await raw.next('pubrec')
+    raw.send({ cmd: 'pubrel', messageId: 3 })
+    await raw.next('pubcomp')
+    await exchange(raw, 'again/a', 'two', 3)
+    raw.send({ cmd: 'publish', topic: 'again/sentinel', payload: 'end', qos: 0 })
+    expect((await got).map((m) => m.payload.toString())).toEqual(['one', 'two'])
+  })
+})
