@@ -40,24 +40,49 @@ describe('write batches', () => {
     expect(stream.writableCorked).toBe(0)
   })
 
-  test('a delivery decided after its batch was scheduled is still written, on its own', async () => {
+  test('deliveries decided in later jobs of the same turn (other publishers\' reads) join the batch', async () => {
     const { stream, writes } = recordingWritable()
     const batches = new WriteBatches()
     batches.hold(stream)
     writeLikeAedes(stream, 'a')
-    await Promise.resolve() // the batch's flush is queued now
+    await Promise.resolve() // the first job's flush is queued now
     await Promise.resolve()
     batches.hold(stream)
     writeLikeAedes(stream, 'b')
     await turn()
     await turn()
-    expect(writes.reduce((a, b) => a + b, 0)).toBe(2)
+    expect(writes).toEqual([2])
     expect(stream.writableCorked).toBe(0)
   })
 
-  test('a lone delivery in a job is not corked (nothing to coalesce it with)', () => {
-    const { stream } = recordingWritable()
+  test('a lone delivery is written in the same turn and leaves the stream uncorked', async () => {
+    const { stream, writes } = recordingWritable()
     new WriteBatches().hold(stream)
+    writeLikeAedes(stream, 'a')
+    await turn()
+    await turn()
+    expect(writes).toEqual([1])
+    expect(stream.writableCorked).toBe(0)
+  })
+
+  test('a stream that gets a delivery in every job, between every flush, is still written regularly', async () => {
+    const { stream, writes } = recordingWritable()
+    const batches = new WriteBatches()
+    const jobs = 300
+    await new Promise<void>((resolve) => {
+      let n = 0
+      // Each job queues the next one before its own flush is queued: every flush finds a later job.
+      const job = (): void => {
+        batches.hold(stream)
+        writeLikeAedes(stream, 'x')
+        if (++n < jobs) setImmediate(job)
+        else setImmediate(() => setImmediate(() => setImmediate(resolve)))
+      }
+      setImmediate(job)
+    })
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(jobs)
+    expect(writes.length).toBeGreaterThan(3)
+    expect(Math.max(...writes)).toBeLessThanOrEqual(100)
     expect(stream.writableCorked).toBe(0)
   })
 
@@ -87,6 +112,22 @@ describe('write batches', () => {
     while (subscriber.writes.reduce((a, b) => a + b, 0) < 10) await turn()
     // One write carrying all ten (aedes alone makes ten).
     expect(subscriber.writes).toEqual([10])
+  })
+
+  test('the broker writes what several publishers\' reads of one turn deliver to a subscriber in one socket write', async () => {
+    const broker = await startBroker()
+    const subscriber = attachRecorded(broker)
+    await subscriber.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'fanin-sub', clean: true, keepalive: 0 }, 'connack')
+    await subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fanin/t', qos: 1 }] }, 'suback')
+    const publishers = [attachRecorded(broker), attachRecorded(broker), attachRecorded(broker)]
+    for (const [i, p] of publishers.entries()) {
+      await p.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `fanin-pub-${i}`, clean: true, keepalive: 0 }, 'connack')
+    }
+    subscriber.writes.length = 0
+    // Each publisher's socket delivers one QoS 1 PUBLISH in the same turn: three jobs, one subscriber.
+    for (const [i, p] of publishers.entries()) p.push([{ cmd: 'publish', topic: 'fanin/t', qos: 1, messageId: 1, retain: false, dup: false, payload: Buffer.from(`p${i}`) }])
+    while (subscriber.writes.reduce((a, b) => a + b, 0) < 3) await turn()
+    expect(subscriber.writes).toEqual([3])
   })
 })
 
