@@ -45,7 +45,9 @@ export const backlog: Scenario = {
       const seen = new Uint8Array(total)
       const received = new Countdown(total)
       let duplicates = 0
+      let firstAt = Number.NaN
       const onMessage = (packet: { payload: Buffer | string }): void => {
+        if (Number.isNaN(firstAt)) firstAt = now()
         const seq = readStamp(packet.payload)
         if (seq >= 0 && seq < total && seen[seq] === 0) { seen[seq] = 1; received.add() } else duplicates++
       }
@@ -60,6 +62,7 @@ export const backlog: Scenario = {
       return [
         metric('drainMs', 'drain ms', drainMs, 'lower'),
         metric('drainMsgPerSec', 'drain msg/s', perSecond(total, drainMs), 'higher'),
+        metric('firstMs', 'first message ms', firstAt - start, 'lower', true),
         ...cpuMetrics(cpuBefore, cpuAfter, total, 'drain msg'),
         metric('publishMsgPerSec', 'publish msg/s', perSecond(total, publishMs), 'higher', true),
         metric('rssQueuedBytes', 'RSS with backlog', rssQueued, 'lower', true),
