@@ -35,7 +35,7 @@ export function validateConfig (input: unknown): Readonly<BrokerConfig> {
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown key' }))
       }
-      return [{ path: formatPath(issue.path), message: describeIssue(issue) }]
+      return [{ path: formatPath(issue.path), message: describeIssue(issue, issue.path.at(-1)) }]
     }))
   }
   return deepFreeze(result.data)
@@ -121,8 +121,10 @@ function formatPath (path: ReadonlyArray<PropertyKey>): string {
   return out === '' ? '(root)' : out
 }
 
-function describeIssue (issue: { code: string, message: string, input?: unknown, expected?: unknown }): string {
-  const got = `got ${JSON.stringify(issue.input) ?? 'nothing'}`
+function describeIssue (issue: { code: string, message: string, input?: unknown, expected?: unknown }, key: PropertyKey | undefined): string {
+  // A union's discriminator is reported with the whole object as its input: show the bad value only.
+  const input = issue.code === 'invalid_union' && typeof key === 'string' && isPlainObject(issue.input) && key in issue.input ? issue.input[key] : issue.input
+  const got = `got ${JSON.stringify(input) ?? 'nothing'}`
   if (issue.code === 'invalid_type') return `expected ${String(issue.expected)}, ${got}`
   return `${issue.message.replace(/^Invalid input: /, '')}, ${got}`
 }

@@ -80,9 +80,11 @@ describe('config', () => {
     expect(issues).toEqual([{ path: 'sessions.maxQueue', message: 'unknown key' }, { path: 'sessions.expiry', message: 'unknown key' }])
   })
 
-  test('an unknown listener type names the path', () => {
+  test('an unknown listener type names the path, the types there are and the bad value alone', () => {
     const issues = issuesOf(() => validateConfig({ listeners: [{ type: 'udp', port: 1 }] }))
     expect(issues[0]?.path).toBe('listeners[0].type')
+    expect(issues[0]?.message).toMatch(/'mqtt' \| 'mqtts' \| 'ws'/)
+    expect(issues[0]?.message).toMatch(/got "udp"$/)
   })
 
   test('a file that is not JSON is a ConfigError naming the file', () => {
