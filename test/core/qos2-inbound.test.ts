@@ -36,9 +36,9 @@ function lookupCounter (): { plugin: ReturnType<typeof definePlugin>, lookups: n
 /** PUBLISH QoS 2 → PUBREC → PUBREL → PUBCOMP. */
 async function exchange (raw: RawClient, topic: string, payload: string, messageId: number): Promise<void> {
   raw.send({ cmd: 'publish', topic, payload, qos: 2, messageId })
-  await raw.next('pubrec', (p: { messageId: number }) => p.messageId === messageId)
+  await raw.next('pubrec', (p) => (p as { messageId?: number }).messageId === messageId)
   raw.send({ cmd: 'pubrel', messageId })
-  await raw.next('pubcomp', (p: { messageId: number }) => p.messageId === messageId)
+  await raw.next('pubcomp', (p) => (p as { messageId?: number }).messageId === messageId)
 }
 
 describe.each<{ store: 'memory' | 'nedb' }>([{ store: 'memory' }, { store: 'nedb' }])('sessions.store $store', ({ store }) => {
