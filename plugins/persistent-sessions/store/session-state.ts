@@ -126,9 +126,7 @@ export class SessionState {
       const entry: QueueEntry = { seq, docId: docId(seq), packet: new Packet(packet), body, priority }
       body.refs++
       this.#w.put(this.#entryDoc(clientId, entry))
-      this.#queue(clientId).push(entry)
-      this.tally.queued++
-      this.enforceBound(clientId)
+      this.#append(clientId, entry)
     }
     // Every copy dropped at once: the body goes too (its put is cancelled unwritten).
     this.#release(body)
@@ -140,6 +138,11 @@ export class SessionState {
     const entry: QueueEntry = { seq, docId: docId(seq), packet: new Packet(packet), body, priority: priorityOf(packet) }
     this.tally.hold(body)
     this.#w.put({ _id: entry.docId, t: 'q', c: clientId, s: seq, j: encodeBody(entry.packet), a: body.at })
+    this.#append(clientId, entry)
+  }
+
+  /** Appends a new entry (its document already put) to the client's queue, within `maxQueued`. */
+  #append (clientId: string, entry: QueueEntry): void {
     this.#queue(clientId).push(entry)
     this.tally.queued++
     this.enforceBound(clientId)
