@@ -178,12 +178,12 @@ test('[MQTT-4.3.3-2] QoS 2 is delivered exactly once: a DUP re-send before PUBRE
   expect((await got).map((m) => m.payload.toString())).toEqual(['first', 'second'])
 })
 
-test('[MQTT-4.3.3-2] a QoS 2 PUBLISH and its DUP re-send arriving in one read are forwarded once', async () => {
+test.each([{ session: 'clean', clean: true }, { session: 'persistent', clean: false }])('[MQTT-4.3.3-2] a QoS 2 PUBLISH and its DUP re-send arriving in one read are forwarded once ($session session)', async ({ clean }) => {
   const broker = await startBroker()
   const sub = await connectClient(broker.mqttUrl)
   await sub.subscribeAsync('once1/#', { qos: 2 })
   const got = receivedUntil(sub, 'once1/sentinel')
-  const raw = await rawConnected(broker.mqttUrl)
+  const raw = await rawConnected(broker.mqttUrl, { clientId: uniqueId(), clean })
   // aedes handles every packet of one read at once: the re-send was looked up before the first was stored.
   raw.writeRaw(Buffer.concat([
     generate({ cmd: 'publish', topic: 'once1/a', payload: 'first', qos: 2, messageId: 8 }),

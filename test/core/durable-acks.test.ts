@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import { describe, expect, test } from 'vitest'
 import { definePlugin } from '../../src/core/plugin-api.js'
 import { startBroker } from '../helpers/broker.js'
+import { wrapStoreMethod } from '../helpers/store-method.js'
 import { RawClient } from '../helpers/clients.js'
 import { rawConnected } from '../conformance/support.js'
 
@@ -132,19 +133,12 @@ describe('QoS 1 PUBACK and a durable store', () => {
     const gate = definePlugin({
       name: 'gate-decorator',
       register (broker) {
-        broker.decoratePersistence((store) => new Proxy(store, {
-          get (target, prop) {
-            const value = Reflect.get(target, prop, target) as unknown
-            if (typeof value !== 'function') return value
-            if (prop !== 'outgoingEnqueueCombi') return (value as (...a: unknown[]) => unknown).bind(target)
-            return async (subs: unknown, packet: { topic: string }) => {
-              if (packet.topic === 'gated/mem') {
-                reached()
-                await new Promise<void>((resolve) => { release = resolve })
-              }
-              return (value as (...a: unknown[]) => Promise<unknown>).call(target, subs, packet)
-            }
-          },
+        broker.decoratePersistence(wrapStoreMethod('outgoingEnqueueCombi', (original) => async (subs: unknown, packet: { topic: string }) => {
+          if (packet.topic === 'gated/mem') {
+            reached()
+            await new Promise<void>((resolve) => { release = resolve })
+          }
+          return original(subs, packet)
         }))
       },
     })

@@ -4,6 +4,7 @@ import type { ClientInfo } from '../../src/core/message.js'
 import { definePlugin, type BrokerApi } from '../../src/core/plugin-api.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
 import { startBroker } from '../helpers/broker.js'
+import { wrapStoreMethod } from '../helpers/store-method.js'
 
 /**
  * The two core seams this plugin needs (BrokerApi.deliverTo / clientOf), and
@@ -18,12 +19,9 @@ function probe (): { plugin: ReturnType<typeof definePlugin>, api: () => BrokerA
     register (broker) {
       api = broker
       broker.hooks.add('authorizeForward', (_client, packet) => { seen.push(packet); return undefined })
-      broker.decoratePersistence((store) => new Proxy(store, {
-        get (target, prop) {
-          const value = Reflect.get(target, prop, target) as unknown
-          if (prop === 'outgoingStream') return (client: object) => { storeClients.push(client); return (value as (c: object) => unknown).call(target, client) }
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
-        },
+      broker.decoratePersistence(wrapStoreMethod('outgoingStream', (original) => (client: object) => {
+        storeClients.push(client)
+        return original(client)
       }))
     },
   })
