@@ -15,53 +15,64 @@
  *
  * Each job queues its flush behind aedes's writes of its own deliveries, and
  * a stream is uncorked by the flush of the last job that wrote to it, so
- * never before a write it holds and never left corked; a delivery waits for
- * at most the later deliveries of the same turn (bounded, see
- * MAX_PASSED_OVER). One microtask per job, and one immediate per job that
- * wrote anything, serve every stream.
+ * never before a write it holds and never left corked. A delivery waits for
+ * the later deliveries of the same turn, for MAX_CORKED_MS at most, and never
+ * past the stream's high-water mark. One microtask per job, and one
+ * immediate per job that wrote anything, serve every stream.
  */
 import type { Writable } from 'node:stream'
 
 const resolved = Promise.resolve()
 
 /**
- * A stream that gets deliveries in every job, with flushes in between, would
- * stay corked for good: after this many flushes passed it over it is
- * uncorked anyway (the deliveries still to be written then go out on their own).
+ * How long a stream stays corked for later jobs at most. A flush passes a
+ * stream over when a later job also wrote to it, but that job's flush may be
+ * a turn away: aedes decides QoS 0 and 2 deliveries in the read job (poll
+ * phase) and QoS 1 ones in an immediate (check phase), so with both kinds
+ * arriving every flush could find a later job, turn after turn. Past this, a
+ * flush uncorks it anyway and the deliveries still to come go out on their own.
  */
-const MAX_PASSED_OVER = 64
+const MAX_CORKED_MS = 1
 
 class Held {
   corked = false
+  /** When it was corked (`now()`). */
+  corkedAt = 0
   /** The last job that decided a delivery to this stream: only its flush uncorks. */
   job = 0
-  passedOver = 0
 
   constructor (readonly stream: Writable) {}
 }
 
-function flush (batch: readonly Held[], job: number): void {
-  for (const held of batch) {
-    if (!held.corked || (held.job !== job && ++held.passedOver < MAX_PASSED_OVER)) continue
-    held.corked = false
-    held.passedOver = 0
-    held.stream.uncork()
-  }
-}
-
 export class WriteBatches {
   readonly #held = new WeakMap<Writable, Held>()
+  readonly #now: () => number
   /** Streams written to in the current job. */
   #batch: Held[] = []
   #job = 1
   #scheduled = false
 
+  /** `now`: milliseconds on a monotonic clock (tests pass their own). */
+  constructor (now: () => number = () => performance.now()) {
+    this.#now = now
+  }
+
   /** Runs as a microtask, so after aedes queued the writes of the deliveries decided in this job. */
   readonly #schedule = (): void => {
-    setImmediate(flush, this.#batch, this.#job)
+    setImmediate(this.#flush, this.#batch, this.#job)
     this.#batch = []
     this.#job++
     this.#scheduled = false
+  }
+
+  readonly #flush = (batch: readonly Held[], job: number): void => {
+    let now: number | undefined
+    for (const held of batch) {
+      if (!held.corked) continue
+      if (held.job !== job && (now ??= this.#now()) - held.corkedAt < MAX_CORKED_MS) continue
+      held.corked = false
+      held.stream.uncork()
+    }
   }
 
   /** A PUBLISH to `stream` is decided and aedes writes it next: hold the stream corked until it is written. */
@@ -77,6 +88,11 @@ export class WriteBatches {
     }
     if (!held.corked) {
       held.corked = true
+      held.corkedAt = this.#now()
+      stream.cork()
+    } else if (stream.writableLength >= stream.writableHighWaterMark) {
+      // A full buffer: write what it holds now rather than have aedes wait for 'drain' while corked.
+      stream.uncork()
       stream.cork()
     }
     if (!this.#scheduled) {

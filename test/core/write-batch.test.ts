@@ -1,6 +1,7 @@
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { Duplex, Writable } from 'node:stream'
 import mqttPacket, { type Packet } from 'mqtt-packet'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, onTestFinished, test } from 'vitest'
 import { WriteBatches } from '../../src/core/write-batch.js'
 import type { Broker } from '../../src/broker.js'
 import { startBroker } from '../helpers/broker.js'
@@ -25,6 +26,20 @@ function writeLikeAedes (stream: Writable, data: string): void {
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** How long (on `clock`) each chunk written to `stream` waited before the stream passed it on. */
+function recordWaits (stream: Writable, clock: () => number): number[] {
+  const waits: number[] = []
+  const pending: number[] = []
+  const write = stream.write.bind(stream)
+  stream.write = ((...args: Parameters<Writable['write']>) => { pending.push(clock()); return write(...args) }) as Writable['write']
+  const passed = (n: number): void => { for (let i = 0; i < n; i++) waits.push(clock() - (pending.shift() as number)) }
+  const single = stream._write.bind(stream)
+  const vector = stream._writev!.bind(stream)
+  stream._write = (chunk, enc, done) => { passed(1); single(chunk, enc, done) }
+  stream._writev = (chunks, done) => { passed(chunks.length); vector(chunks, done) }
+  return waits
+}
 
 describe('write batches', () => {
   test('deliveries decided in one job reach the socket in one write, and the stream is left uncorked', async () => {
@@ -65,14 +80,16 @@ describe('write batches', () => {
     expect(stream.writableCorked).toBe(0)
   })
 
-  test('a stream that gets a delivery in every job, between every flush, is still written regularly', async () => {
+  test('a stream that gets a delivery in every job, between every flush, is still written at least every millisecond', async () => {
     const { stream, writes } = recordingWritable()
-    const batches = new WriteBatches()
+    let clock = 0
+    const batches = new WriteBatches(() => clock)
     const jobs = 300
     await new Promise<void>((resolve) => {
       let n = 0
       // Each job queues the next one before its own flush is queued: every flush finds a later job.
       const job = (): void => {
+        clock += 0.1
         batches.hold(stream)
         writeLikeAedes(stream, 'x')
         if (++n < jobs) setImmediate(job)
@@ -81,9 +98,73 @@ describe('write batches', () => {
       setImmediate(job)
     })
     expect(writes.reduce((a, b) => a + b, 0)).toBe(jobs)
-    expect(writes.length).toBeGreaterThan(3)
-    expect(Math.max(...writes)).toBeLessThanOrEqual(100)
+    // 30 ms of jobs, 0.1 ms apart: a write at least every ~1 ms, of at most ~11 deliveries.
+    expect(writes.length).toBeGreaterThanOrEqual(20)
+    expect(Math.max(...writes)).toBeLessThanOrEqual(12)
     expect(stream.writableCorked).toBe(0)
+  })
+
+  test('deliveries decided every turn both in a socket read and in an immediate (QoS 0 and QoS 1 publishers) wait about a millisecond at most', async () => {
+    const { stream } = recordingWritable()
+    let clock = 0
+    const batches = new WriteBatches(() => clock)
+    const waits = recordWaits(stream, () => clock)
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => { server.close() })
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+    const publisher = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    onTestFinished(() => { publisher.destroy() })
+    const conn = await accepted
+    const bytes = 400
+    let read = 0
+    const allRead = new Promise<void>((resolve) => {
+      conn.on('data', (chunk: Buffer) => {
+        // aedes decides a QoS 0 delivery in the read job, and a QoS 1 one in the immediate after its PUBACK.
+        clock += 0.15
+        batches.hold(stream)
+        writeLikeAedes(stream, 'q0')
+        setImmediate(() => {
+          clock += 0.15
+          batches.hold(stream)
+          writeLikeAedes(stream, 'q1')
+        })
+        read += chunk.length
+        if (read === bytes) resolve()
+      })
+    })
+    await new Promise<void>((resolve) => {
+      let n = 0
+      const tick = (): void => {
+        publisher.write('x')
+        if (++n < bytes) setImmediate(tick)
+        else resolve()
+      }
+      tick()
+    })
+    await allRead
+    await turn()
+    await turn()
+    await turn()
+    expect(waits.length).toBeGreaterThan(0)
+    expect(Math.max(...waits)).toBeLessThanOrEqual(1.5)
+    expect(stream.writableCorked).toBe(0)
+  })
+
+  test('a stream corked past its high-water mark writes what it holds at the next delivery', () => {
+    const writes: number[] = []
+    const stream = new Writable({
+      highWaterMark: 10,
+      write (_chunk, _enc, done) { writes.push(1); done() },
+      writev (chunks, done) { writes.push(chunks.length); done() },
+    })
+    const batches = new WriteBatches()
+    for (let i = 0; i < 4; i++) {
+      batches.hold(stream)
+      stream.write('aaaa') // 4 bytes each: 12 buffered after the third
+    }
+    expect(writes).toEqual([3])
+    expect(stream.writableCorked).toBe(1) // the fourth is held for the flush
   })
 
   test('holds with no write after them (the client went away) leave nothing corked', async () => {
