@@ -61,11 +61,17 @@ export class InboundQos2 {
   }
 
   get (inner: IncomingStore, client: object, packet: { messageId?: number }): Promise<unknown> {
+    return this.#get(inner, client, packet, true)
+  }
+
+  /** `direct`: the promise returned is the one aedes reacts to (not one derived from it). */
+  #get (inner: IncomingStore, client: object, packet: { messageId?: number }, direct: boolean): Promise<unknown> {
     const id = packet.messageId
     if (id === undefined) return inner.incomingGetPacket(client, packet)
     let ids = this.#storing.get(client)
     const first = ids?.get(id)
-    if (first !== undefined) return first.stored().then(() => inner.incomingGetPacket(client, packet))
+    // Looked up again through here: if the first copy's store failed, this one becomes the first.
+    if (first !== undefined) return first.stored().then(() => this.#get(inner, client, packet, false))
     const held = this.#heldBy(client)
     const lookup = held === undefined || held.has(id) ? inner.incomingGetPacket(client, packet) : Promise.reject(NOT_STORED)
     const storing = new Storing()
@@ -78,9 +84,11 @@ export class InboundQos2 {
       if (ids.get(id) === storing) ids.delete(id)
       storing.settle()
     }
-    // Found: a re-send of a stored message, nothing to wait for. Missed: aedes stores it in its
-    // own reaction to this miss, which runs right after this one, unless it refuses it.
-    lookup.then(finish, () => { queueMicrotask(() => { if (!storing.started) finish() }) })
+    const unlessStoring = (): void => { if (!storing.started) finish() }
+    // Found: a re-send of a stored message, nothing to wait for. Missed: aedes stores it in its own
+    // reaction to this miss, unless it refuses it. That reaction runs right after this one when aedes
+    // holds `lookup` itself; a few promise hops later when it holds a promise derived from it.
+    lookup.then(finish, () => { if (direct) queueMicrotask(unlessStoring); else setImmediate(unlessStoring) })
     return lookup
   }
 
@@ -88,7 +96,8 @@ export class InboundQos2 {
     const id = packet.messageId
     const storing = id === undefined ? undefined : this.#storing.get(client)?.get(id)
     const stored = inner.incomingStorePacket(client, packet)
-    if (id !== undefined) this.#heldBy(client)?.add(id)
+    const held = id === undefined ? undefined : this.#heldBy(client)
+    held?.add(id!)
     if (storing === undefined || storing.started) return stored
     storing.started = true
     const release = (): void => {
@@ -96,7 +105,10 @@ export class InboundQos2 {
       if (ids?.get(id!) === storing) ids.delete(id!)
       storing.settle()
     }
-    stored.then(release, release)
+    stored.then(release, () => {
+      held?.delete(id!) // not stored after all
+      release()
+    })
     return stored
   }
 

@@ -11,7 +11,7 @@ import { definePlugin, type BrokerConfigInput } from '../../src/index.js'
 import { startBroker } from '../helpers/broker.js'
 import { wrapStoreMethod } from '../helpers/store-method.js'
 import { connectClient, RawClient } from '../helpers/clients.js'
-import { rawConnected, receivedUntil, serverDisconnect, uniqueId } from '../conformance/support.js'
+import { generate, rawConnected, receivedUntil, serverDisconnect, uniqueId } from '../conformance/support.js'
 
 /** A plugin that counts the store's inbound QoS 2 lookups, as aedes makes them below the core. */
 function lookupCounter (): { plugin: ReturnType<typeof definePlugin>, lookups: number[] } {
@@ -35,6 +35,32 @@ async function exchange (raw: RawClient, topic: string, payload: string, message
   raw.send({ cmd: 'pubrel', messageId })
   await raw.next('pubcomp', (p) => (p as { messageId?: number }).messageId === messageId)
 }
+
+test.each([{ session: 'clean', clean: true }, { session: 'persistent', clean: false }])('a store failure on the first of several copies in one read still forwards the message once ($session session)', async ({ clean }) => {
+  let failed = false
+  const flaky = definePlugin({
+    name: 'flaky-incoming-store',
+    register (broker) {
+      broker.decoratePersistence(wrapStoreMethod('incomingStorePacket', (original) => (client: unknown, packet: unknown) => {
+        if (failed) return original(client, packet)
+        failed = true
+        return Promise.reject(new Error('transient store failure'))
+      }))
+    },
+  })
+  const broker = await startBroker({}, { plugins: [flaky] })
+  const sub = await connectClient(broker.mqttUrl)
+  await sub.subscribeAsync('flaky/#', { qos: 2 })
+  const got = receivedUntil(sub, 'flaky/sentinel')
+  const raw = await rawConnected(broker.mqttUrl, { clientId: uniqueId(), clean })
+  const copy = (dup: boolean): Buffer => generate({ cmd: 'publish', topic: 'flaky/a', payload: 'once', qos: 2, messageId: 7, dup })
+  raw.writeRaw(Buffer.concat([copy(false), copy(true), copy(true), copy(true)]))
+  await raw.closed() // the failed store is an error: the connection ends
+  const pub = await connectClient(broker.mqttUrl)
+  await pub.publishAsync('flaky/sentinel', 'end', { qos: 0 })
+  // The first copy was never stored nor forwarded; of the re-sends, exactly one is.
+  expect((await got).map((m) => m.payload.toString())).toEqual(['once'])
+})
 
 describe.each<{ store: 'memory' | 'nedb' }>([{ store: 'memory' }, { store: 'nedb' }])('sessions.store $store', ({ store }) => {
   const config: BrokerConfigInput = { sessions: { store } }
