@@ -35,10 +35,10 @@ describe('priority rules', () => {
 })
 
 describe('priority config', () => {
-  test('defaults: priority 4, no rules, strict; window 64', () => {
+  test('defaults: priority 4, no rules, strict; window 20', () => {
     expect(prioritySchema.parse(undefined)).toEqual({ defaultPriority: 4, rules: [], mode: 'strict' })
     const opts = resolveOptions(undefined, validateConfig({}))
-    expect(opts).toMatchObject({ defaultPriority: 4, rules: [], mode: 'strict', maxInflight: 64, maxQueued: 10_000 })
+    expect(opts).toMatchObject({ defaultPriority: 4, rules: [], mode: 'strict', maxInflight: 20, maxQueued: 10_000 })
   })
 
   test('bad values name their key', () => {

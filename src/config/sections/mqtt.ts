@@ -11,9 +11,7 @@ export const mqttSchema = z.strictObject({
   maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
   /**
    * Unacknowledged QoS 1/2 deliveries per client (Mosquitto's `max_inflight_messages`);
-   * further messages wait in the session queue, highest priority first. 64, not
-   * Mosquitto's 20: a subscriber gets at most this many per round trip, and at 20 the
-   * window cost a fan-in subscriber a fifth of its throughput against no window at all.
+   * further messages wait in the session queue, highest priority first.
    */
-  maxInflight: z.number().int().min(1).max(65535).default(64),
+  maxInflight: z.number().int().min(1).max(65535).default(20),
 }).prefault({})
