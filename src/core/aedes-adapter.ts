@@ -13,7 +13,7 @@ import type { ClientInfo, Message, QoS } from './message.js'
 import { decorateCoreStore } from './core-store.js'
 import { DurableAcks } from './durable-acks.js'
 import { installHookSlots } from './hook-slots.js'
-import { InboundQos2, type IncomingStore } from './spec-qos2-inbound.js'
+import { InboundQos2 } from './spec-qos2-inbound.js'
 import { Resends } from './spec-resend.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
@@ -84,8 +84,7 @@ export class AedesAdapter {
     const acks = options.durable ? new DurableAcks() : undefined
     const retained = new RetainedDeliveries(id)
     const resends = new Resends()
-    const store = options.persistence ?? memoryPersistence()
-    const persistence = decorateCoreStore(store, { acks, retained, resends, qos2: new InboundQos2(store as IncomingStore) })
+    const persistence = decorateCoreStore(options.persistence ?? memoryPersistence(), { acks, retained, resends, qos2: new InboundQos2() })
     const aedes = new Aedes({
       id,
       persistence,

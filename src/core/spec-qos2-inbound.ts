@@ -53,12 +53,8 @@ export class InboundQos2 {
   readonly #storing = new WeakMap<object, Map<number, Storing>>()
   /** Clean-session aedes client → the ids it stored and has not released: everything the store holds for it. */
   readonly #held = new WeakMap<object, Set<number>>()
-  /** The store empties a clean session's inbound messages on connect, so `#held` is the whole truth. */
-  readonly #authoritative: boolean
-
-  constructor (store: IncomingStore) {
-    this.#authoritative = typeof store.cleanIncoming === 'function'
-  }
+  /** The store empties a clean session's inbound messages on connect, so `#held` is the whole truth (known at the first call). */
+  #authoritative: boolean | undefined
 
   get (inner: IncomingStore, client: object, packet: { messageId?: number }): Promise<unknown> {
     return this.#get(inner, client, packet, true)
@@ -72,7 +68,7 @@ export class InboundQos2 {
     const first = ids?.get(id)
     // Looked up again through here: if the first copy's store failed, this one becomes the first.
     if (first !== undefined) return first.stored().then(() => this.#get(inner, client, packet, false))
-    const held = this.#heldBy(client)
+    const held = this.#heldBy(inner, client)
     const lookup = held === undefined || held.has(id) ? inner.incomingGetPacket(client, packet) : Promise.reject(NOT_STORED)
     const storing = new Storing()
     if (ids === undefined) {
@@ -96,7 +92,7 @@ export class InboundQos2 {
     const id = packet.messageId
     const storing = id === undefined ? undefined : this.#storing.get(client)?.get(id)
     const stored = inner.incomingStorePacket(client, packet)
-    const held = id === undefined ? undefined : this.#heldBy(client)
+    const held = id === undefined ? undefined : this.#heldBy(inner, client)
     held?.add(id!)
     if (storing === undefined || storing.started) return stored
     storing.started = true
@@ -124,7 +120,8 @@ export class InboundQos2 {
     })
   }
 
-  #heldBy (client: object): Set<number> | undefined {
+  #heldBy (inner: IncomingStore, client: object): Set<number> | undefined {
+    this.#authoritative ??= typeof inner.cleanIncoming === 'function'
     if (!this.#authoritative || (client as { clean?: unknown }).clean !== true) return undefined
     let held = this.#held.get(client)
     if (held === undefined) {

@@ -7,9 +7,10 @@ import type { Broker } from '../../src/broker.js'
 import { startBroker } from '../helpers/broker.js'
 
 /** A writable that records how many chunks each underlying write carried. */
-function recordingWritable (): { stream: Writable, writes: number[] } {
+function recordingWritable (highWaterMark?: number): { stream: Writable, writes: number[] } {
   const writes: number[] = []
   const stream = new Writable({
+    ...(highWaterMark !== undefined ? { highWaterMark } : {}),
     write (_chunk, _enc, done) { writes.push(1); done() },
     writev (chunks, done) { writes.push(chunks.length); done() },
   })
@@ -152,12 +153,7 @@ describe('write batches', () => {
   })
 
   test('a stream corked past its high-water mark writes what it holds at the next delivery', () => {
-    const writes: number[] = []
-    const stream = new Writable({
-      highWaterMark: 10,
-      write (_chunk, _enc, done) { writes.push(1); done() },
-      writev (chunks, done) { writes.push(chunks.length); done() },
-    })
+    const { stream, writes } = recordingWritable(10)
     const batches = new WriteBatches()
     for (let i = 0; i < 4; i++) {
       batches.hold(stream)
