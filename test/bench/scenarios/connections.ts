@@ -10,7 +10,7 @@ import { DEFAULT_BROKERS } from '../lib/broker-names.js'
 import { closeAll, connectMany, now } from '../lib/load.js'
 import type { RawClient } from '../lib/raw-client.js'
 import { perSecond } from '../lib/stats.js'
-import { metric, type Scenario } from './types.js'
+import { cpuMetrics, metric, type Scenario } from './types.js'
 
 const CONCURRENCY = 100
 /** File descriptors kept free for everything else (broker listeners, stdio, other scenarios' leftovers). */
@@ -43,14 +43,17 @@ export const connections: Scenario = {
   async run (ctx) {
     const n = connectionCount(ctx.quick)
     const before = await ctx.rss()
+    const cpuBefore = await ctx.cpu()
     const start = now()
     const clients: RawClient[] = await connectMany(n, CONCURRENCY, start + (ctx.quick ? 15_000 : 45_000), { port: ctx.port }, 'conn')
     const elapsed = now() - start
+    const cpuAfter = await ctx.cpu()
     try {
       const after = await ctx.rss()
       return [
         metric('connPerSec', 'conn/s', perSecond(n, elapsed), 'higher'),
         metric('kibPerConn', 'KiB/conn (RSS)', (after - before) / n / 1024, 'lower'),
+        ...cpuMetrics(cpuBefore, cpuAfter, clients.length, 'conn'),
         metric('connections', 'connections', n, 'higher', true),
         metric('rssBeforeBytes', 'RSS before', before, 'lower', true),
         metric('rssAfterBytes', 'RSS after', after, 'lower', true),

@@ -10,7 +10,7 @@ import { closeAll, Countdown, now } from '../lib/load.js'
 import { PublishTemplate } from '../lib/packets.js'
 import { RawClient } from '../lib/raw-client.js'
 import { perSecond, summarize } from '../lib/stats.js'
-import { metric, type Scenario } from './types.js'
+import { cpuMetrics, metric, type Scenario } from './types.js'
 
 const TOPIC = 'bench/rtt'
 const rounds = (quick: boolean): number => (quick ? 1_000 : 4_000)
@@ -29,6 +29,7 @@ export const rtt: Scenario = {
       await client.subscribe(TOPIC, 1)
       const template = new PublishTemplate(TOPIC, 1, 64)
       const times: number[] = []
+      const cpuBefore = await ctx.cpu()
       const start = now()
       const stopAt = start + budgetMs(ctx.quick)
       for (let i = 0; i < rounds(ctx.quick) && now() < stopAt; i++) {
@@ -38,9 +39,11 @@ export const rtt: Scenario = {
         times.push(now() - t0)
       }
       const elapsed = now() - start
+      const cpuAfter = await ctx.cpu()
       const s = summarize(times)
       return [
         metric('roundTripsPerSec', 'round trips/s', perSecond(times.length, elapsed), 'higher'),
+        ...cpuMetrics(cpuBefore, cpuAfter, times.length, 'round trips'),
         metric('p50Ms', 'p50 ms', s.p50, 'lower', true),
         metric('p99Ms', 'p99 ms', s.p99, 'lower', true),
         metric('rounds', 'rounds', times.length, 'higher', true),
