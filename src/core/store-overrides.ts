@@ -1,23 +1,35 @@
 /**
  * `store` with `overrides` in front, for decorators of an aedes persistence
- * (the core's and plugins'). A Proxy rather than a subclass or a copied
- * method list: the store is any aedes-persistence (its methods may use private
- * fields, so they run bound to it), and methods added later keep working.
+ * (the core's and plugins'). The store is any aedes-persistence, whose
+ * methods may use private fields, so each runs bound to it.
+ *
+ * A plain object, built once: every method found on the store and its
+ * prototypes, bound; every other property (getters included) read and written
+ * through to the store; then the overrides. aedes looks a method up on every
+ * call, through every decorator; a Proxy's `get` trap made that ~250 ns per
+ * lookup with three decorators, a plain object ~5 ns. What the store does not
+ * have when it is decorated stays absent, so feature detection
+ * (`typeof store.isQueued === 'function'`) sees the same as on the store.
  */
 export function withOverrides<T extends object> (store: T, overrides: object): T {
-  const own = overrides as Record<PropertyKey, unknown>
-  const bound = new WeakMap<object, unknown>()
-  return new Proxy(store, {
-    get (target, prop) {
-      if (Object.prototype.hasOwnProperty.call(own, prop)) return own[prop]
-      const value: unknown = Reflect.get(target, prop, target)
-      if (typeof value !== 'function') return value
-      let fn = bound.get(value)
-      if (fn === undefined) {
-        fn = (value as (...args: unknown[]) => unknown).bind(target)
-        bound.set(value, fn)
+  const wrapper: Record<PropertyKey, unknown> = {}
+  for (let o: object | null = store; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const key of Reflect.ownKeys(o)) {
+      // the nearest definition wins, as in a property lookup
+      if (key === 'constructor' || Object.prototype.hasOwnProperty.call(wrapper, key)) continue
+      const descriptor = Object.getOwnPropertyDescriptor(o, key)
+      if (typeof descriptor?.value === 'function') {
+        wrapper[key] = (descriptor.value as (...args: unknown[]) => unknown).bind(store)
+      } else {
+        Object.defineProperty(wrapper, key, {
+          get: () => Reflect.get(store, key),
+          set: (value: unknown) => { Reflect.set(store, key, value) },
+          enumerable: descriptor?.enumerable ?? false,
+          configurable: true,
+        })
       }
-      return fn
-    },
-  })
+    }
+  }
+  Object.assign(wrapper, overrides)
+  return wrapper as T
 }
