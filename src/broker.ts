@@ -186,9 +186,21 @@ const memoryPersistence = aedesPersistence as unknown as () => object
 /** aedes-persistence's in-memory store class, to recognise it whoever built it. */
 let memoryStorePrototype: object | undefined
 
+/**
+ * aedes-persistence 11's factories (the memory one, aedes-persistence-redis,
+ * …) all return the same callback adapter, `CallBackPersistence`, around the
+ * store itself (`asyncPersistence`): compare the store inside, or every one of
+ * them looks like the memory store (redis went undeclared as not durable,
+ * and PUBACK did not wait for it).
+ */
+function implementationOf (store: object): object {
+  const inner = (store as { asyncPersistence?: unknown }).asyncPersistence
+  return typeof inner === 'object' && inner !== null ? inner : store
+}
+
 function isMemoryStore (store: object): boolean {
-  memoryStorePrototype ??= Object.getPrototypeOf(memoryPersistence()) as object
-  return Object.getPrototypeOf(store) === memoryStorePrototype
+  memoryStorePrototype ??= Object.getPrototypeOf(implementationOf(memoryPersistence())) as object
+  return Object.getPrototypeOf(implementationOf(store)) === memoryStorePrototype
 }
 
 /**

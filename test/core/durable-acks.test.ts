@@ -12,7 +12,20 @@ import { wrapStoreMethod } from '../helpers/store-method.js'
 import { RawClient } from '../helpers/clients.js'
 import { rawConnected } from '../conformance/support.js'
 
-const memoryStore = createRequire(import.meta.url)('aedes-persistence') as () => object
+const require = createRequire(import.meta.url)
+const memoryStore = require('aedes-persistence') as () => object
+const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js') as { CallBackPersistence: new (factory: () => object) => object }
+const AsyncMemoryStore = require('aedes-persistence/asyncPersistence.js') as new () => object
+
+/**
+ * A store of its own, as aedes-persistence-redis or -mongodb are: an async
+ * class (here a subclass of the memory one) inside aedes-persistence 11's
+ * callback adapter, which the memory store uses too.
+ */
+function adaptedStore (): object {
+  class OwnStore extends AsyncMemoryStore {}
+  return new CallBackPersistence(() => new OwnStore())
+}
 
 interface Gate {
   /** Topics of the publishes waiting at the store, in call order. */
@@ -24,7 +37,7 @@ interface Gate {
 }
 
 /** A broker whose store holds every enqueue of a `gated/…` topic until the test opens it. */
-async function gatedBroker (durable: boolean): Promise<{ url: string, gate: Gate }> {
+async function gatedBroker (durable: boolean | undefined, build: () => object = memoryStore): Promise<{ url: string, gate: Gate }> {
   const pending = new Map<string, { go: (error?: Error) => void }>()
   const arrivals = new Map<string, () => void>()
   const waiting: string[] = []
@@ -37,7 +50,7 @@ async function gatedBroker (durable: boolean): Promise<{ url: string, gate: Gate
     name: 'gated-store',
     register (broker) {
       broker.usePersistence(() => {
-        const store = memoryStore() as Record<string, (...args: unknown[]) => Promise<unknown>>
+        const store = build() as Record<string, (...args: unknown[]) => Promise<unknown>>
         return new Proxy(store, {
           get (target, prop) {
             const value = Reflect.get(target, prop, target) as unknown
@@ -55,7 +68,7 @@ async function gatedBroker (durable: boolean): Promise<{ url: string, gate: Gate
             }
           },
         })
-      }, { durable })
+      }, durable === undefined ? {} : { durable })
     },
   })
   const broker = await startBroker({}, { omitBuiltins: ['persistent-sessions'], plugins: [plugin] })
@@ -103,6 +116,16 @@ describe('QoS 1 PUBACK and a durable store', () => {
     gate.open('gated/bad', new Error('disk full'))
     await raw.closed()
     expect(raw.packets.filter((p) => p.cmd === 'puback')).toEqual([])
+  })
+
+  test('a store whose provider does not say is durable unless it is the memory store, though both sit in the same callback adapter', async () => {
+    const { url, gate } = await gatedBroker(undefined, adaptedStore)
+    const raw = await rawConnected(url)
+    raw.send({ cmd: 'publish', topic: 'gated/own', payload: 'x', qos: 1, messageId: 6 })
+    await gate.reached('gated/own')
+    await noPubackYet(raw)
+    gate.open('gated/own')
+    expect(await raw.next('puback')).toMatchObject({ messageId: 6 })
   })
 
   test('a store declared not durable gets PUBACK at once, as aedes sends it', async () => {
