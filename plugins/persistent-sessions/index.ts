@@ -57,7 +57,8 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
       tracker = built.tracker
       nedb = built.nedb
       return built.persistence
-    })
+    // Said, not guessed: nedb (a file) and redis (a server) outlive a crash of this process.
+    }, { durable: opts.store !== 'memory' })
 
     const failed = (clientId: string) => (err: unknown): void => {
       log.error({ err, clientId }, 'session store could not record a client connecting or leaving')

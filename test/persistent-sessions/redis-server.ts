@@ -23,6 +23,12 @@ export interface RedisServer {
   url(db?: number): string
   /** FLUSHALL: every database empty again. */
   flush(): Promise<void>
+  /** Any command; resolves with the first reply line. */
+  command(...args: string[]): Promise<string>
+  /** SIGKILL, keeping its port and directory for `revive`. */
+  kill(): Promise<void>
+  /** Starts it again on the same port. */
+  revive(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -71,17 +77,22 @@ export async function startRedis (): Promise<RedisServer> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort()
     try {
-      const child = await launch(port, dir)
+      let child = await launch(port, dir)
+      const kill = async (): Promise<void> => {
+        if (child.exitCode !== null || child.signalCode !== null) return
+        const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
+        child.kill('SIGKILL')
+        await exited
+      }
       return {
         port,
         url: (db = 0) => `redis://127.0.0.1:${port}/${db}`,
         flush: async () => { await command(port, 'FLUSHALL') },
+        command: (...args) => command(port, ...args),
+        kill,
+        revive: async () => { child = await launch(port, dir) },
         stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
-            child.kill('SIGKILL')
-            await exited
-          }
+          await kill()
           rmSync(dir, { recursive: true, force: true })
         },
       }

@@ -1,41 +1,76 @@
+import type { Logger } from 'pino'
 import { StoreUnavailableError } from './errors.js'
 import type { StoreSpec } from './factory.js'
 
 /**
  * `sessions.store: redis`: aedes-persistence-redis (loaded only when chosen:
- * it brings ioredis), with one change made from outside: `destroy()` first
- * waits for the store calls still under way. Upstream `destroy()` calls
- * ioredis `disconnect()`, which drops commands not yet answered, so a broker
- * closing right after a burst of publishes lost the last few queued messages
- * (the redis broker test caught 7–32 of 1,500 missing).
+ * it brings ioredis), with two changes made from outside:
+ * - midge opens the ioredis connection and hands it over (`conn`), so an
+ *   outage is reported in midge's log, once, and its end too. Left to
+ *   itself, ioredis printed "[ioredis] Unhandled error event" to stderr on
+ *   every reconnect attempt. While redis is away, store calls wait in
+ *   ioredis's offline queue, so QoS 1/2 publishes get no PUBACK / PUBREC
+ *   until their message is stored; past ioredis's retry limit a call fails
+ *   and the publishing connection is closed, with nothing acknowledged.
+ * - `destroy()` first waits for the store calls still under way. Upstream
+ *   `destroy()` calls ioredis `disconnect()`, which drops commands not yet
+ *   answered, so a broker closing right after a burst of publishes lost the
+ *   last few queued messages (the redis broker test caught 7–32 of 1,500
+ *   missing).
  */
 
 const PACKAGE = 'aedes-persistence-redis'
 
 type Method = (...args: unknown[]) => unknown
 
+interface RedisConnection {
+  on(event: 'error', listener: (err: Error) => void): unknown
+  on(event: 'ready', listener: () => void): unknown
+}
+
 export async function createRedisStore (spec: StoreSpec): Promise<object> {
   if (spec.redisUrl === undefined) {
     throw new StoreUnavailableError('sessions.store "redis" needs cluster.redis (redis://host:port/db)')
   }
   let factory: (options: object) => object
+  let Redis: new (options: object) => RedisConnection
   try {
     factory = ((await import(PACKAGE)) as { default: (options: object) => object }).default
+    Redis = ((await import('ioredis')) as unknown as { Redis: typeof Redis }).Redis
   } catch (err) {
     throw new StoreUnavailableError(`sessions.store "redis" needs the ${PACKAGE} package: npm install ${PACKAGE}`, { cause: err })
   }
   const url = new URL(spec.redisUrl)
   spec.log.warn('sessions.store is "redis": maxQueued and sessionExpiry are not enforced by this backend')
-  return settleBeforeDestroy(factory({
+  const conn = new Redis({
     host: url.hostname,
     port: url.port === '' ? 6379 : Number(url.port),
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     ...(url.username !== '' ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
+  })
+  reportOutages(conn, url.host, spec.log)
+  return settleBeforeDestroy(factory({
+    conn,
     // Its outgoingStream returns only the first 1,001 queued messages by
     // default; the rest of a backlog would wait for the next reconnect.
     maxSessionDelivery: Number.MAX_SAFE_INTEGER,
   }))
+}
+
+/** One error line when redis goes away (the host only: the URL may hold a password), one when it is back. */
+function reportOutages (conn: RedisConnection, host: string, log: Logger): void {
+  let down = false
+  conn.on('error', (err) => {
+    if (down) return
+    down = true
+    log.error({ err, redis: host }, 'session store unreachable: redis; QoS 1/2 publishes are not acknowledged until it is back')
+  })
+  conn.on('ready', () => {
+    if (!down) return
+    down = false
+    log.warn({ redis: host }, 'session store reachable again: redis')
+  })
 }
 
 /**

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
+import { createBroker, type Broker } from '../../src/broker.js'
+import { definePlugin } from '../../src/core/plugin-api.js'
+import { connectClient, nextMessage } from '../helpers/clients.js'
+import { captureLog, type LogCapture } from '../helpers/log-capture.js'
+import { wrapStoreMethod } from '../helpers/store-method.js'
+import { rawConnected } from '../conformance/support.js'
+import { redisInstalled, startRedis, type RedisServer } from './redis-server.js'
+
+/**
+ * `sessions.store: redis` when redis is slow or gone: a QoS 1 PUBACK waits
+ * until redis has the message (redis outlives a crash of the broker, so the
+ * durability rule holds for it as for the nedb file), and an outage is
+ * reported in the broker's log, once, with its end.
+ */
+
+describe.skipIf(!redisInstalled())('sessions.store redis: slow or missing redis', () => {
+  let redis: RedisServer | undefined
+  beforeAll(async () => { redis = await startRedis() })
+  afterAll(() => redis?.stop())
+
+  /** Resolves when aedes hands a QoS > 0 message for `topic` to the store (before redis answers). */
+  function storeReached (topic: string): { plugin: ReturnType<typeof definePlugin>, reached: Promise<void> } {
+    let reached = (): void => {}
+    const promise = new Promise<void>((resolve) => { reached = resolve })
+    const plugin = definePlugin({
+      name: 'store-spy',
+      register (broker) {
+        broker.decoratePersistence(wrapStoreMethod('outgoingEnqueueCombi', (original) => (subs: unknown, packet: { topic: string }) => {
+          if (packet.topic === topic) reached()
+          return original(subs, packet)
+        }))
+      },
+    })
+    return { plugin, reached: promise }
+  }
+
+  async function start (db: number, options: { logger?: LogCapture['log'], plugins?: Array<ReturnType<typeof definePlugin>> } = {}): Promise<{ broker: Broker, url: string }> {
+    const broker = await createBroker({
+      logLevel: 'silent',
+      listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
+      sys: { interval: 0 },
+      sessions: { store: 'redis' },
+      cluster: { redis: redis?.url(db) ?? '' },
+    }, { ...(options.logger !== undefined ? { logger: options.logger } : {}), plugins: options.plugins ?? [] })
+    onTestFinished(() => broker.close())
+    return { broker, url: broker.addresses()[0]?.url ?? '' }
+  }
+
+  test('PUBACK for a QoS 1 publish waits until redis has stored it for the offline persistent subscriber', async () => {
+    const spy = storeReached('jobs/a')
+    const { url } = await start(2, { plugins: [spy.plugin] })
+    const sub = await connectClient(url, { clientId: 'outage-sub', clean: false })
+    await sub.subscribeAsync('jobs/#', { qos: 1 })
+    await sub.endAsync()
+
+    // connected first: a CONNECT writes to the store too
+    const raw = await rawConnected(url)
+    await redis?.command('CLIENT', 'PAUSE', '30000', 'WRITE')
+    onTestFinished(async () => { await redis?.command('CLIENT', 'UNPAUSE') })
+    raw.send({ cmd: 'publish', topic: 'jobs/a', payload: 'kept', qos: 1, messageId: 7 })
+    await spy.reached
+    // A PUBACK written before the store call (aedes's own order) would arrive before this PINGRESP.
+    raw.send({ cmd: 'pingreq' })
+    await raw.next('pingresp')
+    expect(raw.packets.filter((p) => p.cmd === 'puback')).toEqual([])
+
+    await redis?.command('CLIENT', 'UNPAUSE')
+    expect(await raw.next('puback')).toMatchObject({ messageId: 7 })
+    const back = await connectClient(url, { clientId: 'outage-sub', clean: false })
+    const message = await nextMessage(back)
+    expect(message.payload.toString()).toBe('kept')
+    await back.endAsync()
+  })
+
+  test('an outage is logged once, by host (never the URL, which may carry a password), and so is its end', async () => {
+    const capture = captureLog()
+    const { url } = await start(3, { logger: capture.log })
+    await redis?.kill()
+    const down = await capture.waitFor('session store unreachable')
+    expect(down.level).toBe(50)
+    expect(down.redis).toBe(`127.0.0.1:${redis?.port ?? 0}`)
+    await redis?.revive()
+    await capture.waitFor('session store reachable again')
+    expect(capture.lines.filter((l) => String(l.msg).includes('session store unreachable'))).toHaveLength(1)
+
+    // and the store works again
+    const pub = await connectClient(url, { clientId: 'outage-pub' })
+    await pub.publishAsync('after/outage', 'x', { qos: 1 })
+    await pub.endAsync()
+  })
+})
