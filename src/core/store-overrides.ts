@@ -18,8 +18,10 @@ export function withOverrides<T extends object> (store: T, overrides: object): T
       // the nearest definition wins, as in a property lookup
       if (key === 'constructor' || Object.prototype.hasOwnProperty.call(wrapper, key)) continue
       const descriptor = Object.getOwnPropertyDescriptor(o, key)
-      if (typeof descriptor?.value === 'function') {
-        wrapper[key] = (descriptor.value as (...args: unknown[]) => unknown).bind(store)
+      // read through the store, not the descriptor: a store that is itself a Proxy (the redis one) hands out its own wrappers
+      const value = descriptor !== undefined && 'value' in descriptor ? Reflect.get(store, key) as unknown : undefined
+      if (typeof value === 'function') {
+        wrapper[key] = (value as (...args: unknown[]) => unknown).bind(store)
       } else {
         Object.defineProperty(wrapper, key, {
           get: () => Reflect.get(store, key),

@@ -57,6 +57,22 @@ describe('withOverrides', () => {
     expect(outer.calls).toBe(1)
   })
 
+  it('takes methods as the store hands them out: a store that is a Proxy keeps its own wrappers', () => {
+    const store = new Store()
+    const calls: string[] = []
+    const tracked = new Proxy(store, {
+      get (target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => { calls.push(String(prop)); return (value as (...a: unknown[]) => unknown).apply(target, args) }
+      },
+    })
+    const decorated = withOverrides(tracked, {})
+    expect(decorated.count()).toBe(1)
+    expect(decorated.clear()).toBe('store')
+    expect(calls).toEqual(['count', 'clear'])
+  })
+
   it('forwards EventEmitter methods to the store, so listeners land on it', () => {
     const store = new Store()
     const decorated = withOverrides(store, {})
