@@ -1,7 +1,10 @@
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
+import { createStore, StoreUnavailableError } from '../../plugins/persistent-sessions/index.js'
 import { createBroker, type Broker } from '../../src/broker.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
+import { freePort } from '../helpers/free-port.js'
 import { captureLog, type LogCapture } from '../helpers/log-capture.js'
 import { wrapStoreMethod } from '../helpers/store-method.js'
 import { rawConnected } from '../conformance/support.js'
@@ -88,5 +91,18 @@ describe.skipIf(!redisInstalled())('sessions.store redis: slow or missing redis'
     const pub = await connectClient(url, { clientId: 'outage-pub' })
     await pub.publishAsync('after/outage', 'x', { qos: 1 })
     await pub.endAsync()
+  })
+})
+
+describe('sessions.store redis: no redis at start', () => {
+  test('the store gives up after its start timeout with one line naming the host and the cause', async () => {
+    const port = await freePort() // nothing listens there
+    const capture = captureLog()
+    const built = createStore({ kind: 'redis', redisUrl: `redis://user:secret@127.0.0.1:${port}/0`, redisStartTimeoutMs: 300, dataDir: '', sessionExpiry: 0, maxQueued: 0, compactInterval: 0, onDrop: () => {}, log: capture.log })
+    const err = await built.then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(StoreUnavailableError)
+    const message = (err as Error).message
+    expect(message).toBe(`sessions.store "redis": cannot reach redis at 127.0.0.1:${port} within 0.3 s (connect ECONNREFUSED 127.0.0.1:${port})`)
+    expect(JSON.stringify(capture.lines)).not.toContain('secret')
   })
 })

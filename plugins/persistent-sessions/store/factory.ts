@@ -28,6 +28,8 @@ export interface StoreSpec {
   compactInterval: number
   /** `redis://…` for the redis backend. */
   redisUrl?: string
+  /** How long the redis backend waits for redis at start (default REDIS_START_TIMEOUT_MS; tests shorten it). */
+  redisStartTimeoutMs?: number
   onDrop: DropListener
   /** Told about every session expiry removes (nedb only: the others do not expire sessions). */
   onExpire?: (clientId: string) => void

@@ -26,7 +26,14 @@ type Method = (...args: unknown[]) => unknown
 interface RedisConnection {
   on(event: 'error', listener: (err: Error) => void): unknown
   on(event: 'ready', listener: () => void): unknown
+  once(event: 'ready', listener: () => void): unknown
+  off(event: 'ready' | 'error', listener: (...args: never[]) => void): unknown
+  readonly status: string
+  disconnect(): void
 }
+
+/** How long a starting broker waits for redis before it gives up (ioredis goes on retrying meanwhile). */
+export const REDIS_START_TIMEOUT_MS = 10_000
 
 export async function createRedisStore (spec: StoreSpec): Promise<object> {
   if (spec.redisUrl === undefined) {
@@ -50,12 +57,36 @@ export async function createRedisStore (spec: StoreSpec): Promise<object> {
     ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
   })
   reportOutages(conn, url.host, spec.log)
+  await reachable(conn, url.host, spec.redisStartTimeoutMs ?? REDIS_START_TIMEOUT_MS)
   return settleBeforeDestroy(factory({
     conn,
     // Its outgoingStream returns only the first 1,001 queued messages by
     // default; the rest of a backlog would wait for the next reconnect.
     maxSessionDelivery: Number.MAX_SAFE_INTEGER,
   }))
+}
+
+/** Resolves once the connection is up; after `timeoutMs` without it, closes it and throws a one-line error. */
+async function reachable (conn: RedisConnection, host: string, timeoutMs: number): Promise<void> {
+  if (conn.status === 'ready') return
+  let lastError: Error | undefined
+  const onError = (err: Error): void => { lastError = err }
+  let onReady = (): void => {}
+  conn.on('error', onError)
+  try {
+    const up = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { resolve(false) }, timeoutMs)
+      onReady = () => { clearTimeout(timer); resolve(true) }
+      conn.once('ready', onReady)
+    })
+    if (up) return
+  } finally {
+    conn.off('error', onError)
+    conn.off('ready', onReady)
+  }
+  conn.disconnect()
+  const cause = lastError === undefined ? 'no answer' : lastError.message
+  throw new StoreUnavailableError(`sessions.store "redis": cannot reach redis at ${host} within ${timeoutMs / 1000} s (${cause})`, { cause: lastError })
 }
 
 /** One error line when redis goes away (the host only: the URL may hold a password), one when it is back. */
