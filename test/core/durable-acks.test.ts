@@ -82,15 +82,19 @@ async function noPubackYet (raw: RawClient): Promise<void> {
   expect(raw.packets.filter((p) => p.cmd === 'puback')).toEqual([])
 }
 
+/** One QoS 1 publish to a gated topic: no PUBACK while its store call waits, the PUBACK once the call goes on. */
+async function pubackWaitsForStore ({ url, gate }: { url: string, gate: Gate }, topic: string, messageId: number): Promise<void> {
+  const raw = await rawConnected(url)
+  raw.send({ cmd: 'publish', topic, payload: 'x', qos: 1, messageId })
+  await gate.reached(topic)
+  await noPubackYet(raw)
+  gate.open(topic)
+  expect(await raw.next('puback')).toMatchObject({ messageId })
+}
+
 describe('QoS 1 PUBACK and a durable store', () => {
   test('PUBACK comes only once the store has the message', async () => {
-    const { url, gate } = await gatedBroker(true)
-    const raw = await rawConnected(url)
-    raw.send({ cmd: 'publish', topic: 'gated/a', payload: 'x', qos: 1, messageId: 7 })
-    await gate.reached('gated/a')
-    await noPubackYet(raw)
-    gate.open('gated/a')
-    expect(await raw.next('puback')).toMatchObject({ messageId: 7 })
+    await pubackWaitsForStore(await gatedBroker(true), 'gated/a', 7)
   })
 
   test('[MQTT-4.6.0-2] PUBACKs go out in the order the PUBLISHes arrived, whichever store call finishes first', async () => {
@@ -119,13 +123,7 @@ describe('QoS 1 PUBACK and a durable store', () => {
   })
 
   test('a store whose provider does not say is durable unless it is the memory store, though both sit in the same callback adapter', async () => {
-    const { url, gate } = await gatedBroker(undefined, adaptedStore)
-    const raw = await rawConnected(url)
-    raw.send({ cmd: 'publish', topic: 'gated/own', payload: 'x', qos: 1, messageId: 6 })
-    await gate.reached('gated/own')
-    await noPubackYet(raw)
-    gate.open('gated/own')
-    expect(await raw.next('puback')).toMatchObject({ messageId: 6 })
+    await pubackWaitsForStore(await gatedBroker(undefined, adaptedStore), 'gated/own', 6)
   })
 
   test('a store declared not durable gets PUBACK at once, as aedes sends it', async () => {

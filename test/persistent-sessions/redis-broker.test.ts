@@ -3,9 +3,9 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
 import { createStore } from '../../plugins/persistent-sessions/index.js'
 import type { StoredPacket } from '../../plugins/persistent-sessions/store/types.js'
-import { createBroker, type Broker } from '../../src/broker.js'
+import type { Broker } from '../../src/broker.js'
 import { connectClient } from '../helpers/clients.js'
-import { redisInstalled, startRedis, type RedisServer } from './redis-server.js'
+import { brokerOnRedis, redisInstalled, startRedis, type RedisServer } from './redis-server.js'
 
 /**
  * `sessions.store: redis` under aedes 1.2 and midge's plugins (the priority
@@ -19,18 +19,8 @@ describe.skipIf(!redisInstalled())('persistent sessions on redis through the bro
   beforeAll(async () => { redis = await startRedis() })
   afterAll(() => redis?.stop())
 
-  async function start (db: number): Promise<{ broker: Broker, url: string }> {
-    const broker = await createBroker({
-      logLevel: 'silent',
-      listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
-      sys: { interval: 0 },
-      sessions: { store: 'redis' },
-      cluster: { redis: redis?.url(db) ?? '' },
-      priority: { rules: [{ filter: 'jobs/urgent/#', priority: 9 }] },
-    })
-    onTestFinished(() => broker.close())
-    return { broker, url: broker.addresses()[0]?.url ?? '' }
-  }
+  const start = (db: number): Promise<{ broker: Broker, url: string }> =>
+    brokerOnRedis(redis?.url(db) ?? '', { priority: { rules: [{ filter: 'jobs/urgent/#', priority: 9 }] } })
 
   test('a 1,500-message backlog comes back whole after a restart, in order, with priorities', async () => {
     const first = await start(1)

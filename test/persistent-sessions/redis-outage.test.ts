@@ -1,14 +1,14 @@
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest'
 import { createStore, StoreUnavailableError } from '../../plugins/persistent-sessions/index.js'
-import { createBroker, type Broker } from '../../src/broker.js'
+import type { Broker } from '../../src/broker.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
 import { freePort } from '../helpers/free-port.js'
 import { captureLog, type LogCapture } from '../helpers/log-capture.js'
 import { wrapStoreMethod } from '../helpers/store-method.js'
 import { rawConnected } from '../conformance/support.js'
-import { redisInstalled, startRedis, type RedisServer } from './redis-server.js'
+import { brokerOnRedis, redisInstalled, startRedis, type RedisServer } from './redis-server.js'
 
 /**
  * `sessions.store: redis` when redis is slow or gone: a QoS 1 PUBACK waits
@@ -38,17 +38,8 @@ describe.skipIf(!redisInstalled())('sessions.store redis: slow or missing redis'
     return { plugin, reached: promise }
   }
 
-  async function start (db: number, options: { logger?: LogCapture['log'], plugins?: Array<ReturnType<typeof definePlugin>> } = {}): Promise<{ broker: Broker, url: string }> {
-    const broker = await createBroker({
-      logLevel: 'silent',
-      listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
-      sys: { interval: 0 },
-      sessions: { store: 'redis' },
-      cluster: { redis: redis?.url(db) ?? '' },
-    }, { ...(options.logger !== undefined ? { logger: options.logger } : {}), plugins: options.plugins ?? [] })
-    onTestFinished(() => broker.close())
-    return { broker, url: broker.addresses()[0]?.url ?? '' }
-  }
+  const start = (db: number, options: { logger?: LogCapture['log'], plugins?: Array<ReturnType<typeof definePlugin>> } = {}): Promise<{ broker: Broker, url: string }> =>
+    brokerOnRedis(redis?.url(db) ?? '', {}, { ...(options.logger !== undefined ? { logger: options.logger } : {}), plugins: options.plugins ?? [] })
 
   test('PUBACK for a QoS 1 publish waits until redis has stored it for the offline persistent subscriber', async () => {
     const spy = storeReached('jobs/a')

@@ -3,6 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { onTestFinished } from 'vitest'
+import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.js'
+import type { BrokerConfigInput } from '../../src/index.js'
 import { peerInstalled } from '../helpers/peers.js'
 import { freePort } from '../helpers/free-port.js'
 
@@ -102,4 +105,18 @@ export async function startRedis (): Promise<RedisServer> {
   }
   rmSync(dir, { recursive: true, force: true })
   throw lastError
+}
+
+/** A broker on `sessions.store: redis` at `redisUrl` (one MQTT listener on a free port), closed after the test. */
+export async function brokerOnRedis (redisUrl: string, config: BrokerConfigInput = {}, options: BrokerOptions = {}): Promise<{ broker: Broker, url: string }> {
+  const broker = await createBroker({
+    logLevel: 'silent',
+    listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
+    sys: { interval: 0 },
+    sessions: { store: 'redis' },
+    cluster: { redis: redisUrl },
+    ...config,
+  }, options)
+  onTestFinished(() => broker.close())
+  return { broker, url: broker.addresses()[0]?.url ?? '' }
 }
