@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import Datastore from 'nedb-promises'
 import { describe, expect, test } from 'vitest'
+import { peerInstalled } from '../helpers/peers.js'
 import { captureLog, openStore, publish, readAll, tempDir } from './helpers.js'
 
 /** The datafile's lines, parsed. */
@@ -118,4 +120,43 @@ describe('nedb store: the datafile midge writes', () => {
     expect(await readAll(again.outgoingStream(c1))).toEqual([])
     expect((await again.subscriptionsByClient(c1)).map((s) => s.topic)).toEqual(['t'])
   }, 30_000)
+
+  /**
+   * A full disk, made with this process's own file-size limit (RLIMIT_FSIZE,
+   * soft only, so it can be lifted again without privileges): an append stops
+   * part way with EFBIG, as one does with ENOSPC.
+   */
+  const limitFileSize = (limit: string): void => { execFileSync('prlimit', ['--pid', String(process.pid), `--fsize=${limit}:`]) }
+  const prlimitHere = peerInstalled('prlimit')
+
+  test.skipIf(!prlimitHere)('a write that fails part way (disk full) is cut off: the next one starts a line, a restart loads every acknowledged message, the outage is logged once and its end', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const capture = captureLog()
+    const { store } = await openStore(file, { compactInterval: 0, log: capture.log })
+    const c1 = { id: 'c1' }
+    const acked: string[] = []
+    let failures = 0
+    let n = 0
+    const enqueue = async (): Promise<void> => {
+      const payload = `m-${++n}-${'x'.repeat(200)}`
+      await store.outgoingEnqueueCombi([{ clientId: 'c1' }], publish('t', payload))
+      acked.push(payload)
+    }
+    limitFileSize(String(readFileSync(file).length + 64 * 1024))
+    try {
+      while (failures < 3) await enqueue().catch(() => { failures++ })
+    } finally {
+      limitFileSize('unlimited')
+    }
+    expect(acked.length).toBeGreaterThan(100)
+    expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true)
+    await enqueue() // room again
+    expect(capture.lines.filter((l) => String(l.msg).includes('session store write failed'))).toHaveLength(1)
+    await capture.waitFor('session store writes work again')
+    await store.destroy()
+
+    const { store: again } = await openStore(file)
+    const queued = await readAll(again.outgoingStream(c1))
+    expect(queued.map((p) => String(p.payload))).toEqual(acked)
+  })
 })

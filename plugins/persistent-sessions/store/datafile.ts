@@ -44,6 +44,10 @@ export class Datafile {
   /** Lines appended since the last compaction. */
   #appended = 0
   #handle: FileHandle | undefined
+  /** Bytes of whole lines in the file: where a failed append is cut back to. */
+  #size = 0
+  /** The write error being reported (logged once, until a write works again). */
+  #failing: string | undefined
   /** Appends and compactions, one at a time, in order. */
   #queue: Promise<void> = Promise.resolve()
   #compacting: Promise<void> | undefined
@@ -96,6 +100,7 @@ export class Datafile {
     const docs = db.getAllData() as StoreDoc[]
     for (const doc of docs) this.#live.set(doc._id, doc)
     this.#handle = await open(filename, 'a')
+    this.#size = (await this.#handle.stat()).size
     return docs
   }
 
@@ -141,10 +146,46 @@ export class Datafile {
     if (text === '') return this.#queue
     const lines = docs.length + removed.length
     const written = this.#enqueue(async () => {
-      if (this.#handle === undefined) throw new Error(`session store ${this.filename ?? ''}: not open`)
-      await this.#handle.appendFile(text)
+      const handle = this.#handle
+      if (handle === undefined) throw new Error(`session store ${this.filename ?? ''}: not open`)
+      const bytes = Buffer.from(text)
+      try {
+        await handle.appendFile(bytes)
+      } catch (err) {
+        await this.#cutBack(handle)
+        this.#reportFailure(err)
+        throw err
+      }
+      this.#size += bytes.length
+      if (this.#failing !== undefined) {
+        this.#log.warn({ file: this.filename, was: this.#failing }, 'session store writes work again')
+        this.#failing = undefined
+      }
     })
     return written.then(() => this.#grown(lines))
+  }
+
+  /**
+   * A write that failed part way (ENOSPC, EFBIG) left part of a line at the
+   * end: cut it off, or the next append would glue onto it and make a line in
+   * the middle of the file that no restart can read.
+   */
+  async #cutBack (handle: FileHandle): Promise<void> {
+    try {
+      await handle.truncate(this.#size)
+    } catch (err) {
+      // the next start cuts a torn last line off itself; only a later append would glue onto it
+      this.#log.error({ err, file: this.filename }, 'session store: could not cut a failed write off the file')
+    }
+  }
+
+  /** Once per outage: every batch of it fails the same way, and each caller is told. */
+  #reportFailure (err: unknown): void {
+    const code = (err as { code?: unknown }).code
+    const reason = typeof code === 'string' ? code : String((err as Error).message ?? err)
+    if (this.#failing !== undefined) return
+    this.#failing = reason
+    this.#log.error({ err, file: this.filename }, 'session store write failed: QoS 1/2 publishes for persistent sessions are not acknowledged until writes work again')
   }
 
   /** Compacts when the file has grown too far past its live data. */
@@ -162,16 +203,20 @@ export class Datafile {
     const dropped = this.#appended
     const temp = filename + '~'
     const copy = await open(temp, 'w')
+    let size = 0
     try {
       let chunk = ''
+      const flush = async (): Promise<void> => {
+        const bytes = Buffer.from(chunk)
+        await copy.writeFile(bytes)
+        size += bytes.length
+        chunk = ''
+      }
       for (const value of this.#live.values()) {
         chunk += (typeof value === 'string' ? value : escapeLineBreaks(JSON.stringify(value))) + '\n'
-        if (chunk.length >= 1 << 20) {
-          await copy.write(chunk)
-          chunk = ''
-        }
+        if (chunk.length >= 1 << 20) await flush()
       }
-      if (chunk !== '') await copy.write(chunk)
+      if (chunk !== '') await flush()
       await copy.sync()
     } finally {
       await copy.close()
@@ -182,6 +227,7 @@ export class Datafile {
     await rename(temp, filename)
     await syncDir(dirname(filename))
     this.#handle = await open(filename, 'a')
+    this.#size = size
     this.#appended = 0
     this.#log.debug({ file: filename, ms: Date.now() - started, live: this.#live.size, dropped }, 'session store compacted')
   }

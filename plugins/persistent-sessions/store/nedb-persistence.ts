@@ -66,7 +66,8 @@ export class NedbPersistence {
     const log = this.#opts.log
     this.#file = new Datafile(options.filename, log)
     this.#batch = new WriteBatcher<StoreDoc>(this.#file.sink,
-      (err) => log.error({ err, file: options.filename }, 'session store write failed'))
+      // the datafile reports an outage once (and its end); each failed batch only at debug
+      (err) => log.debug({ err, file: options.filename }, 'session store write batch failed'))
     this.#state = new SessionState({
       put: (doc) => this.#batch.put(doc),
       del: (id) => this.#batch.del(id),
