@@ -3,6 +3,10 @@ import type { LimitsConfig } from '../config/sections/limits.js'
 import { guardNeeded, InboundGuard, type GuardLimits } from '../security/inbound-guard.js'
 import { AddressRateLimiter } from '../security/rate-limit.js'
 
+/** MQTT 3.1.1 §2.2.3: the largest remaining length, and a fixed header's most bytes (type + 4 length bytes). */
+const MQTT_MAX_PACKET_SIZE = 268_435_455
+const MAX_FIXED_HEADER = 5
+
 /** The `limits` keys that act at the socket, before aedes. */
 export type SocketLimits = Pick<LimitsConfig, 'maxPacketSize' | 'publishRate' | 'publishBytesRate' | 'throttleDisconnectMs' | 'connectionRatePerIp' | 'connectionBurstPerIp' | 'connectTimeoutMs'>
 
@@ -17,6 +21,14 @@ export class SocketPolicy {
   readonly #guard: GuardLimits | undefined
   /** TLS handshakes must finish within the CONNECT timeout (Node's default is 120 s). */
   readonly handshakeTimeoutMs: number | undefined
+  /**
+   * Largest WebSocket message a connection may send. `ws` buffers a message
+   * whole before anything reads it (100 MiB by default), so the packet size
+   * limit must act there too. One MQTT packet of the largest size with its
+   * fixed header fits; a message may also carry several smaller packets
+   * [MQTT-6.0.0-2], hence the 64 KiB floor.
+   */
+  readonly maxWebSocketMessage: number
   #rateRefused = 0
 
   constructor (limits: Partial<SocketLimits> = {}) {
@@ -30,6 +42,7 @@ export class SocketPolicy {
     }
     this.#guard = guardNeeded(guard) ? guard : undefined
     this.handshakeTimeoutMs = limits.connectTimeoutMs
+    this.maxWebSocketMessage = Math.max((limits.maxPacketSize ?? MQTT_MAX_PACKET_SIZE) + MAX_FIXED_HEADER, 64 * 1024)
   }
 
   /** Count a new connection from `address` against its rate; false = refuse it. */

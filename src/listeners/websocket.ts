@@ -38,7 +38,22 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     // [MQTT-6.0.0-4] select `mqtt`; older clients offer only `mqttv3.1` (MQTT 3.1), as Mosquitto accepts.
     handleProtocols: (protocols) => protocols.has('mqtt') ? 'mqtt' : (protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
     perMessageDeflate: false,
+    // Bigger: closed with 1009 as soon as the frame header says so, before its bytes are buffered.
+    maxPayload: policy.maxWebSocketMessage,
   })
+  // ws re-emits the HTTP server's errors; a bind failure is reported by bind() below, as one line.
+  wss.on('error', () => {})
+  // The CONNECT timeout counts from the connection (for wss, from the end of the TLS handshake, which
+  // has its own timeout): a socket that never upgrades must not hold a connection slot.
+  const upgradeTimers = new WeakMap<Socket, NodeJS.Timeout>()
+  const awaitUpgrade = (socket: Socket): void => {
+    const timeoutMs = policy.handshakeTimeoutMs
+    if (timeoutMs === undefined) return
+    const timer = setTimeout(() => { socket.destroy() }, timeoutMs)
+    timer.unref()
+    upgradeTimers.set(socket, timer)
+    socket.once('close', () => { clearTimeout(timer) })
+  }
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true)
     // Raw TCP, before any TLS handshake or HTTP upgrade is paid for.
@@ -46,9 +61,12 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
       socket.destroy()
       return
     }
-    gate.admit(socket, name, config.maxConnections)
+    if (!gate.admit(socket, name, config.maxConnections)) return
+    if (config.type === 'ws') awaitUpgrade(socket)
   })
+  if (config.type === 'wss') server.on('secureConnection', awaitUpgrade)
   wss.on('connection', (ws, req) => {
+    clearTimeout(upgradeTimers.get(req.socket))
     const stream = createWebSocketStream(ws)
     // Errors on the stream surface through aedes as client errors; keep the process safe meanwhile.
     stream.on('error', () => {})

@@ -1,9 +1,12 @@
 /**
  * MQTT 3.1.1 §6 Using WebSocket as a network transport.
  */
+import { once } from 'node:events'
+import net from 'node:net'
 import mqttPacket, { type Packet } from 'mqtt-packet'
 import { expect, onTestFinished, test } from 'vitest'
 import WebSocket from 'ws'
+import { createBroker } from '../../src/broker.js'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
 import { generate, uniqueId } from './support.js'
@@ -128,4 +131,53 @@ test('[MQTT-6.0.0-2] packets need not align with frames: one split over frames, 
   peer.ws.send(generate({ cmd: 'publish', topic: 'frames/a', payload: 'x', qos: 1, messageId: 3 }).subarray(4))
   expect((await peer.next('puback') as { messageId: number }).messageId).toBe(3)
   expect((await peer.next('publish') as { topic: string }).topic).toBe('frames/a')
+})
+
+/** A TCP connection to the WebSocket listener of `wsUrl`, upgraded by hand (raw frames can then be written). */
+async function rawUpgrade (wsUrl: string): Promise<net.Socket> {
+  const url = new URL(wsUrl)
+  const socket = net.connect(Number(url.port), url.hostname)
+  onTestFinished(() => { socket.destroy() })
+  await once(socket, 'connect')
+  socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n')
+  const [head] = await once(socket, 'data') as [Buffer]
+  expect(head.toString()).toMatch(/^HTTP\/1\.1 101 /)
+  return socket
+}
+
+test('limits.maxPacketSize bounds a WebSocket message too: one announced bigger is refused (1009) before its bytes are buffered', async () => {
+  const broker = await startBroker({ limits: { maxPacketSize: 1024 } })
+  const socket = await rawUpgrade(broker.wsUrl)
+  const closed = once(socket, 'close')
+  const received: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => received.push(chunk))
+  // a masked binary frame announcing 80 MiB, then only its first bytes: the broker must not wait for the rest
+  const header = Buffer.alloc(14)
+  header[0] = 0x82
+  header[1] = 0x80 | 127
+  header.writeBigUInt64BE(80n * 1024n * 1024n, 2)
+  socket.write(Buffer.concat([header, Buffer.alloc(1024)]))
+  await closed
+  // the close frame: opcode 8, status 1009 (message too big)
+  const bytes = Buffer.concat(received)
+  expect(bytes[0]).toBe(0x88)
+  expect(bytes.readUInt16BE(2)).toBe(1009)
+})
+
+test('limits.connectTimeoutMs also closes a connection to the WebSocket listener that never upgrades', async () => {
+  const broker = await startBroker({ limits: { connectTimeoutMs: 300 } })
+  const url = new URL(broker.wsUrl)
+  const socket = net.connect(Number(url.port), url.hostname)
+  onTestFinished(() => { socket.destroy() })
+  await once(socket, 'connect')
+  // nothing sent: without the timeout Node's HTTP server keeps it for its headersTimeout (60 s) and more
+  await once(socket, 'close')
+})
+
+test('a WebSocket port in use is a one-line error, not a crash', async () => {
+  const first = await startBroker()
+  const port = Number(new URL(first.wsUrl).port)
+  const started = createBroker({ logLevel: 'silent', listeners: [{ type: 'ws', host: '127.0.0.1', port }], sys: { interval: 0 }, sessions: { store: 'memory' } })
+  await expect(started).rejects.toThrow(`port ${port} on 127.0.0.1 is already in use`)
 })
