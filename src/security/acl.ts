@@ -95,6 +95,9 @@ function substitute (rule: AclRule, identity: AclIdentity): AclRule | undefined 
   // clients' topics: such a grant is dropped. A deny keeps it (it can only deny more).
   if (rule.access !== 'deny' && values.some((v) => /[+#/\u0000]/.test(v))) return undefined
   const filter = rule.filter.replace(/%[uc]/g, (m) => m === '%u' ? values[0] as string : values[1] as string)
+  // Nor may a value turn a grant into one on a `$` topic (`%c/#` for client id `$SYS`):
+  // those are granted only by name.
+  if (rule.access !== 'deny' && filter.startsWith('$') && !rule.filter.startsWith('$')) return undefined
   return { ...rule, filter }
 }
 

@@ -119,6 +119,17 @@ describe('ACL file', () => {
     expect(acl.forClient({ username: 'bob', clientId: '#' }).canWrite('devices/#/x')).toBe(false)
   })
 
+  test('a client id or username starting with $ gets no grant that would land on a $ topic', () => {
+    const acl = new Acl(parseAcl('pattern readwrite %c/#\npattern read %u/inbox\npattern read $SYS/clients/%c'))
+    const sys = acl.forClient({ username: '$DLQ', clientId: '$SYS' })
+    expect(sys.canRead('$SYS/broker/clients/connected')).toBe(false)
+    expect(sys.canWrite('$SYS/x')).toBe(false)
+    expect(sys.canRead('$DLQ/inbox')).toBe(false)
+    // a pattern that names the $ topic itself still grants it
+    expect(sys.canRead('$SYS/clients/$SYS')).toBe(true)
+    expect(acl.forClient({ username: 'u', clientId: 'dev$1' }).canWrite('dev$1/x')).toBe(true)
+  })
+
   test('leading wildcards never reach $ topics: $SYS must be named', () => {
     const acl = new Acl(parseAcl('user u\ntopic read #\nuser admin\ntopic read #\ntopic read $SYS/#'))
     expect(acl.forClient({ username: 'u', clientId: 'x' }).canRead('$SYS/broker/uptime')).toBe(false)
