@@ -122,8 +122,12 @@ function formatPath (path: ReadonlyArray<PropertyKey>): string {
 }
 
 function describeIssue (issue: { code: string, message: string, input?: unknown, expected?: unknown }, key: PropertyKey | undefined): string {
-  // A union's discriminator is reported with the whole object as its input: show the bad value only.
-  const input = issue.code === 'invalid_union' && typeof key === 'string' && isPlainObject(issue.input) && key in issue.input ? issue.input[key] : issue.input
+  // A union's discriminator, and a check across keys (superRefine), come with the whole object as
+  // their input: show the value at the key only (a missing one is "nothing").
+  const whole = typeof key === 'string' && isPlainObject(issue.input) ? issue.input : undefined
+  const input = whole !== undefined && issue.code === 'invalid_union' && (key as string) in whole
+    ? whole[key as string]
+    : whole !== undefined && issue.code === 'custom' ? whole[key as string] : issue.input
   const got = `got ${JSON.stringify(input) ?? 'nothing'}`
   if (issue.code === 'invalid_type') return `expected ${String(issue.expected)}, ${got}`
   return `${issue.message.replace(/^Invalid input: /, '')}, ${got}`

@@ -87,6 +87,13 @@ describe('config', () => {
     expect(issues[0]?.message).toMatch(/got "udp"$/)
   })
 
+  test('a TLS listener asking for client certificates without a ca is refused: Node would trust its public roots', () => {
+    const tls = { port: 0, cert: 'c.pem', key: 'k.pem', requestCert: true }
+    const issues = issuesOf(() => validateConfig({ listeners: [{ type: 'mqtts', ...tls }, { type: 'wss', ...tls }, { type: 'mqtts', ...tls, ca: 'ca.pem' }] }))
+    expect(issues.map((i) => i.path)).toEqual(['listeners[0].ca', 'listeners[1].ca'])
+    expect(issues[0]?.message).toBe('requestCert needs ca: the PEM file of the CA that signs client certificates, got nothing')
+  })
+
   test('a file that is not JSON is a ConfigError naming the file', () => {
     const file = configFile('{ nope')
     const issues = issuesOf(() => loadConfig({ file }))

@@ -15,9 +15,20 @@ const tlsFiles = {
 }
 
 const mqtt = z.strictObject({ type: z.literal('mqtt'), name: z.string().optional(), host, port: port.default(1883), maxConnections })
-const mqtts = z.strictObject({ type: z.literal('mqtts'), name: z.string().optional(), host, port: port.default(8883), maxConnections, ...tlsFiles })
+/**
+ * Client certificates are verified against `ca` alone: without one, Node
+ * would fall back to its public root store, and with
+ * `useCertificateAsUsername` any certificate a public CA signed would log in.
+ */
+const clientCertsNeedCa = (listener: { requestCert: boolean, ca?: string | undefined }, ctx: z.RefinementCtx): void => {
+  if (listener.requestCert && listener.ca === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['ca'], message: 'requestCert needs ca: the PEM file of the CA that signs client certificates' })
+  }
+}
+
+const mqtts = z.strictObject({ type: z.literal('mqtts'), name: z.string().optional(), host, port: port.default(8883), maxConnections, ...tlsFiles }).superRefine(clientCertsNeedCa)
 const ws = z.strictObject({ type: z.literal('ws'), name: z.string().optional(), host, port: port.default(8083), path: z.string().startsWith('/').default('/mqtt'), maxConnections })
-const wss = z.strictObject({ type: z.literal('wss'), name: z.string().optional(), host, port: port.default(8084), path: z.string().startsWith('/').default('/mqtt'), maxConnections, ...tlsFiles })
+const wss = z.strictObject({ type: z.literal('wss'), name: z.string().optional(), host, port: port.default(8084), path: z.string().startsWith('/').default('/mqtt'), maxConnections, ...tlsFiles }).superRefine(clientCertsNeedCa)
 const http = z.strictObject({ type: z.literal('http'), name: z.string().optional(), host, port: port.default(8081) })
 
 export const listenerSchema = z.discriminatedUnion('type', [mqtt, mqtts, ws, wss, http])
