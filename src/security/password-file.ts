@@ -29,6 +29,7 @@ export function usernameError (user: string): string | undefined {
   if (user.includes(':')) return 'username contains ":"'
   if (/[\r\n]/.test(user)) return 'username contains a line break'
   if (user.trim() !== user) return 'username starts or ends with white space'
+  if (user.startsWith('#')) return 'username starts with "#" (the file reads such a line as a comment)'
   return undefined
 }
 

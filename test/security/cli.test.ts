@@ -40,10 +40,12 @@ describe('midge passwd', () => {
     expect([...parsePasswordFile(readFileSync(file, 'utf8')).keys()]).toEqual(['bob'])
   })
 
-  test('refuses bad input with a reason: unknown user on -D, ":" in a name, empty password, bad cost', async () => {
+  test('refuses bad input with a reason: unknown user on -D, ":" or a leading "#" in a name, empty password, bad cost', async () => {
     const file = join(tempDir(), 'passwd')
     expect(await passwd(['-D', file, 'nobody'])).toMatchObject({ code: 1, stderr: expect.stringContaining('not in') })
     expect(await passwd([file, 'a:b', '--password', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('":"') })
+    // the file would read its line as a comment: a user that could never log in
+    expect(await passwd([file, '#ops', '--password', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('"#"') })
     expect(await passwd([file, 'alice'], '\n')).toMatchObject({ code: 2, stderr: expect.stringContaining('empty password') })
     expect(await passwd([file, 'alice', '--password', 'x', '--cost', '1000'])).toMatchObject({ code: 2, stderr: expect.stringContaining('power of two') })
     expect(existsSync(file)).toBe(false)

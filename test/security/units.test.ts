@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { Acl, covers, sharedFilter } from '../../src/security/acl.js'
 import { parseAcl } from '../../src/security/acl-parser.js'
+import { dummyFor } from '../../src/security/authenticator.js'
 import { FixedHeaderScanner, type ScanHandler } from '../../src/security/packet-size.js'
 import { parsePasswordFile, SecurityFileError, setPasswordLine } from '../../src/security/password-file.js'
 import { AddressRateLimiter, PublishLimiter, TokenBucket } from '../../src/security/rate-limit.js'
@@ -42,6 +43,13 @@ describe('password file', () => {
     expect(run).toThrow(SecurityFileError)
     expect(run).toThrow(/pw\.txt:2: user "bob": not a \$scrypt/)
     expect(() => parsePasswordFile(`a:${hash}\na:${hash}`)).toThrow(/:2: user "a" appears twice/)
+  })
+
+  test('an unknown user is checked at the cost most entries use, not at the first entry\'s', async () => {
+    const odd = await hashPassword('pw', { ...FAST, N: FAST.N * 2 })
+    const usual = await hashPassword('pw', FAST)
+    const dummy = dummyFor(parsePasswordFile(`admin:${odd}\nalice:${usual}\nbob:${usual}\n`))
+    expect(dummy.N).toBe(FAST.N)
   })
 
   test('setPasswordLine replaces in place, appends, deletes, and keeps comments', () => {
