@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import type { TlsOptions } from 'node:tls'
+import { createSecureContext, type TlsOptions } from 'node:tls'
 import { ListenError } from '../errors.js'
 
 export interface TlsFileConfig {
@@ -18,11 +18,20 @@ export function readTlsFiles (files: TlsFileConfig, label: string): TlsOptions {
       throw new ListenError(`${label} listener: cannot read ${kind} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
     }
   }
-  return {
+  const options: TlsOptions = {
     cert: read('cert', files.cert),
     key: read('key', files.key),
     ...(files.ca !== undefined ? { ca: read('ca', files.ca) } : {}),
     requestCert: files.requestCert,
     rejectUnauthorized: files.requestCert,
   }
+  // Built here once so that a bad file is one line naming the listener and the files, not
+  // OpenSSL's error with a stack from inside the TLS server's constructor.
+  try {
+    createSecureContext(options)
+  } catch (err) {
+    const ca = files.ca !== undefined ? `, ca ${files.ca}` : ''
+    throw new ListenError(`${label} listener: cannot use cert ${files.cert}, key ${files.key}${ca}: ${(err as Error).message}`, { cause: err })
+  }
+  return options
 }

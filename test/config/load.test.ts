@@ -94,6 +94,12 @@ describe('config', () => {
     expect(issues[0]?.message).toBe('requestCert needs ca: the PEM file of the CA that signs client certificates, got nothing')
   })
 
+  test('cluster.redis must be a redis:// URL', () => {
+    const issues = issuesOf(() => validateConfig({ cluster: { redis: 'notaurl' } }))
+    expect(issues[0]).toEqual({ path: 'cluster.redis', message: 'expected a redis://host:port/db URL, got "notaurl"' })
+    expect(() => validateConfig({ cluster: { redis: 'rediss://u:p@host:6380/2' } })).not.toThrow()
+  })
+
   test('a file that is not JSON is a ConfigError naming the file', () => {
     const file = configFile('{ nope')
     const issues = issuesOf(() => loadConfig({ file }))

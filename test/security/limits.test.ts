@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import type { Packet } from 'mqtt-packet'
+import { loadConfig } from '../../src/config/load.js'
 import { describe, expect, test } from 'vitest'
 import { startBroker } from '../helpers/broker.js'
 import { collectMessages, connectClient, nextMessage, RawClient } from '../helpers/clients.js'
@@ -74,22 +75,26 @@ describe('connection limits', () => {
   })
 
   test('a topic deeper than maxTopicLevels closes the connection; such a filter gets SUBACK 0x80 [MQTT-3.8.4-1]', async () => {
-    const broker = await startBroker({ limits: { maxTopicLevels: 3 } })
+    const broker = await startBroker({ limits: { maxTopicLevels: 6 } })
     const publisher = await RawClient.open(broker.mqttUrl)
     await publisher.connect()
-    publisher.send({ cmd: 'publish', topic: 'a/b/c/d', payload: 'x', qos: 0 })
+    publisher.send({ cmd: 'publish', topic: 'a/b/c/d/e/f/g', payload: 'x', qos: 0 })
     await publisher.closed()
     const subscriber = await RawClient.open(broker.mqttUrl)
     await subscriber.connect()
-    subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b/+/#', qos: 0 }, { topic: 'a/b/+', qos: 1 }] })
+    subscriber.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b/c/d/e/+/#', qos: 0 }, { topic: 'a/b/c/d/e/+', qos: 1 }] })
     const suback = await subscriber.next<Packet & { granted: number[] }>('suback')
     expect(suback.granted).toEqual([0x80, 1])
     expect(subscriber.socket.destroyed).toBe(false)
     const client = await connectClient(broker.mqttUrl)
-    await client.subscribeAsync('a/b/+')
+    await client.subscribeAsync('a/b/c/d/e/+')
     const got = nextMessage(client)
-    await client.publishAsync('a/b/c', 'ok')
-    expect((await got).topic).toBe('a/b/c')
+    await client.publishAsync('a/b/c/d/e/f', 'ok')
+    expect((await got).topic).toBe('a/b/c/d/e/f')
+  })
+
+  test('maxTopicLevels below the depth of the broker\'s own $SYS topics is a config error, not figures that silently stop', () => {
+    expect(() => loadConfig({ input: { limits: { maxTopicLevels: 5 } } })).toThrow(/limits\.maxTopicLevels: at least 6: the broker's own \$SYS topics have up to 6 levels/)
   })
 })
 

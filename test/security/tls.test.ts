@@ -37,6 +37,12 @@ describe('TLS listeners', () => {
     expect((await got).payload.toString()).toBe('secret')
   })
 
+  test('a key that does not belong to the cert is one line naming the listener and both files', async () => {
+    const other = certs.client('someone-else')
+    const started = startBroker({ listeners: [{ type: 'mqtts', name: 'secure', host: '127.0.0.1', port: 0, cert: certs.serverCert, key: other.key }] })
+    await expect(started).rejects.toThrow(`secure listener: cannot use cert ${certs.serverCert}, key ${other.key}: `)
+  })
+
   test('a plain client on the TLS port fails cleanly and the broker keeps serving', async () => {
     const { mqtts } = await tlsBroker()
     const { port } = new URL(mqtts)

@@ -20,8 +20,12 @@ export const limitsSchema = z.strictObject({
   maxPacketSize: z.number().int().min(64).max(MQTT_MAX_PACKET_SIZE).default(MQTT_MAX_PACKET_SIZE),
   /** Longest client id accepted (the spec guarantees 23; most clients use more). */
   maxClientIdLength: z.number().int().min(1).max(65535).default(256),
-  /** Most topic levels in a topic or filter (aedes caps this at 100). */
-  maxTopicLevels: z.number().int().min(1).max(100).default(100),
+  /**
+   * Most topic levels in a topic or filter (aedes caps this at 100). aedes
+   * applies it to the broker's own publishes too, and `$SYS/broker/load/…/1min`
+   * has 6 levels: below that, those figures would silently stop.
+   */
+  maxTopicLevels: z.number().int().min(6, 'at least 6: the broker\'s own $SYS topics have up to 6 levels').max(100).default(100),
   /** Close a connection that sends no CONNECT within this time (also bounds the TLS handshake). */
   connectTimeoutMs: z.number().int().min(100).default(30_000),
   /** Largest keepalive a client may ask for, in seconds; 0 = any. */
