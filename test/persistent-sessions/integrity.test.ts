@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { NedbPersistence, StoreCorruptError } from '../../plugins/persistent-sessions/index.js'
+import { NedbPersistence, StoreCorruptError, StoreUnavailableError } from '../../plugins/persistent-sessions/index.js'
 import { captureLog, openStore, publish, readAll, tempDir } from './helpers.js'
 
 /** A datafile with three queued messages for c1, closed cleanly. */
@@ -36,6 +36,30 @@ describe('nedb store: a damaged datafile', () => {
     const all = lines(file)
     writeFileSync(file, [...all.slice(0, 3), '42', ...all.slice(3)].join('\n') + '\n')
     await expect(new NedbPersistence({ filename: file }).setup({ id: 'b' })).rejects.toMatchObject({ code: 'ERR_STORE_CORRUPT', line: 4 })
+  })
+
+  test('a line that is a document but not a record midge can read fails the start, naming its line', async () => {
+    for (const bad of ['{"_id":"zz1","t":"r"}', '{"_id":"zz2","t":"s","c":"c1","l":5}', '{"_id":"zz3","t":"x"}', '{"_id":"#7","t":"q"}']) {
+      const file = await storeWithData()
+      const all = lines(file)
+      writeFileSync(file, [all[0], bad, ...all.slice(1)].join('\n') + '\n')
+      const err = await new NedbPersistence({ filename: file }).setup({ id: 'b' }).catch((e: unknown) => e)
+      expect(err, bad).toBeInstanceOf(StoreCorruptError)
+      // nedb rewrote the file while loading: the line is where the record is now
+      const id = (JSON.parse(bad) as { _id: string })._id
+      const at = lines(file).findIndex((l) => l.includes(`"_id":${JSON.stringify(id)}`)) + 1
+      expect(at, bad).toBeGreaterThan(0)
+      expect(err, bad).toMatchObject({ code: 'ERR_STORE_CORRUPT', file, line: at })
+      expect((err as Error).message).toContain(`record ${JSON.stringify(id)} is not one midge can read`)
+    }
+  })
+
+  test('a data directory that cannot hold the store is one line naming the file and the error code', async () => {
+    const blocker = join(tempDir(), 'not-a-dir')
+    writeFileSync(blocker, 'x')
+    const err = await new NedbPersistence({ filename: join(blocker, 'sessions.db') }).setup({ id: 'b' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StoreUnavailableError)
+    expect((err as Error).message).toMatch(new RegExp(`^session store ${join(blocker, 'sessions.db')}: cannot open it: (ENOTDIR|EEXIST)`))
   })
 
   test('a last line cut short by a crash is dropped and reported; everything before it loads', async () => {

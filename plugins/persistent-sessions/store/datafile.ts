@@ -2,7 +2,9 @@ import { open, rename, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import Datastore from 'nedb-promises'
 import type { Logger } from 'pino'
+import { BrokerError } from '../../../src/errors.js'
 import { escapeLineBreaks, type StoreDoc } from './codec.js'
+import { StoreCorruptError, StoreUnavailableError } from './errors.js'
 import { checkDatafile, cutTornTail, looksLikeDocument } from './integrity.js'
 import type { BatchSink } from './write-batcher.js'
 
@@ -71,6 +73,19 @@ export class Datafile {
   async load (): Promise<readonly StoreDoc[]> {
     const filename = this.filename
     if (filename === undefined) return []
+    try {
+      return await this.#load(filename)
+    } catch (err) {
+      if (err instanceof BrokerError) throw err
+      const { code, syscall } = err as NodeJS.ErrnoException
+      // the data directory or file cannot be used (a file in the way, read-only, full, no permission)
+      if (typeof code === 'string') throw new StoreUnavailableError(`session store ${filename}: cannot open it: ${code}${syscall !== undefined ? ` (${syscall})` : ''}`, { cause: err })
+      // a line nedb refused that checkDatafile let through (e.g. an index record breaking its own constraint)
+      throw new StoreCorruptError(filename, 0, (err as Error).message ?? String(err), { cause: err })
+    }
+  }
+
+  async #load (filename: string): Promise<readonly StoreDoc[]> {
     const report = await cutTornTail(filename)
     if (report?.tornTail !== undefined) {
       this.#log.warn({ file: report.file, line: report.tornTail.line, bytes: report.tornTail.bytes },

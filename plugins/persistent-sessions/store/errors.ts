@@ -7,11 +7,11 @@ import { BrokerError } from '../../../src/errors.js'
  */
 export class StoreCorruptError extends BrokerError {
   readonly file: string
-  /** 1-based line number of the first bad line. */
+  /** 1-based line number of the first bad line; 0 when it is not known. */
   readonly line: number
 
   constructor (file: string, line: number, reason: string, options?: ErrorOptions) {
-    super('ERR_STORE_CORRUPT', `session store ${file} is corrupt at line ${line}: ${reason}. ` +
+    super('ERR_STORE_CORRUPT', `session store ${file} is corrupt${line > 0 ? ` at line ${line}` : ''}: ${reason}. ` +
       'Refusing to start with an empty store; repair or move the file away.', options)
     this.name = 'StoreCorruptError'
     this.file = file

@@ -142,6 +142,28 @@ export async function checkDatafile (filename: string): Promise<IntegrityReport 
   return report
 }
 
+/** The 1-based line of the last version of document `id` in `filename` (the one nedb loaded), if any. */
+export async function lineOfDocument (filename: string, id: string): Promise<number | undefined> {
+  const needle = Buffer.from(`"_id":${JSON.stringify(id)}`)
+  let line = 0
+  let found: number | undefined
+  let carry: Buffer = Buffer.alloc(0)
+  for await (const chunk of createReadStream(filename) as AsyncIterable<Buffer>) {
+    const data = carry.length === 0 ? chunk : Buffer.concat([carry, chunk])
+    let start = 0
+    let nl = data.indexOf(0x0a, start)
+    while (nl !== -1) {
+      line++
+      if (data.subarray(start, nl).includes(needle)) found = line
+      start = nl + 1
+      nl = data.indexOf(0x0a, start)
+    }
+    carry = data.subarray(start)
+  }
+  if (carry.length > 0 && carry.includes(needle)) found = line + 1
+  return found
+}
+
 /** Why a line is not an nedb document, or undefined if it is one. */
 function badDocument (text: string): string | undefined {
   let doc: unknown

@@ -27,6 +27,23 @@ export interface RestoreResult {
 
 type Doc<K extends StoreDoc['t']> = Extract<StoreDoc, { t: K }>
 
+/** A document nedb loaded (valid JSON) that is not a record midge can read: the datafile is damaged. */
+export class UnreadableRecord extends Error {
+  constructor (readonly docId: string, reason: string, options?: ErrorOptions) {
+    super(reason, options)
+    this.name = 'UnreadableRecord'
+  }
+}
+
+/** Runs `read` on one document; whatever it throws names the document. */
+function reading<T> (doc: { _id?: unknown }, read: () => T): T {
+  try {
+    return read()
+  } catch (err) {
+    throw new UnreadableRecord(String(doc._id), (err as Error).message ?? String(err), { cause: err })
+  }
+}
+
 /** `loadedAt`: the queue time of bodies from files written before queue times were recorded. */
 export function restoreState (docs: readonly StoreDoc[], state: SessionState, loadedAt: number): RestoreResult {
   const obsolete: string[] = []
@@ -52,11 +69,10 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
   }
   for (const doc of docs) {
     const w = parseInt(doc._id, 36)
-    const key = doc.t === 'm' || doc.t === 'q' ? '' : logicalKey(doc)
-    if (!Number.isSafeInteger(w) || key === undefined) {
-      obsolete.push(doc._id)
-      continue
-    }
+    // midge writes every _id as a base-36 write number, and only the record types below
+    if (!Number.isSafeInteger(w) || String(w.toString(36)) !== doc._id) throw new UnreadableRecord(String(doc._id), 'its _id is not a write number')
+    const key = doc.t === 'm' || doc.t === 'q' ? '' : reading(doc, () => logicalKey(doc))
+    if (key === undefined) throw new UnreadableRecord(doc._id, `unknown record type ${JSON.stringify((doc as { t?: unknown }).t)}`)
     if (w > lastWrite) lastWrite = w
     if (doc.t === 'm') bodyDocs.push({ doc, w })
     else if (doc.t === 'q') keep(latestEntries as Map<number, { doc: StoreDoc, w: number }>, doc.s, doc, w)
@@ -68,7 +84,7 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
   bodyDocs.sort((a, b) => a.w - b.w)
   const bodies = new Map<string, { body: MessageBody, packet: StoredPacket, w: number }>()
   for (const { doc, w } of bodyDocs) {
-    const packet = decodeBody(doc)
+    const packet = reading(doc, () => decodeBody(doc))
     if (packet === undefined) {
       obsolete.push(doc._id)
       continue
@@ -76,16 +92,18 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
     bodies.set(doc._id, { body: { id: doc._id, refs: 0, bytes: payloadBytes(packet), at: doc.a ?? loadedAt }, packet, w })
   }
   for (const { doc } of latest.values()) {
-    switch (doc.t) {
-      case 'r': state.restoreRetained(String(doc.p.f.topic), { packet: decodePacket(doc.p), docId: doc._id }); break
-      case 's':
-        state.subs.add(doc.c, doc.l.map(decodeSubscription))
-        state.subDocs.set(doc.c, doc._id)
-        break
-      case 'i': restoreIncoming(state, doc); break
-      case 'w': state.wills.set(doc.c, { packet: decodePacket(doc.p), docId: doc._id }); break
-      case 'c': state.clock.restore(doc.c, { at: doc.seen, docId: doc._id }); break
-    }
+    reading(doc, () => {
+      switch (doc.t) {
+        case 'r': state.restoreRetained(String(doc.p.f.topic), { packet: decodePacket(doc.p), docId: doc._id }); break
+        case 's':
+          state.subs.add(doc.c, doc.l.map(decodeSubscription))
+          state.subDocs.set(doc.c, doc._id)
+          break
+        case 'i': restoreIncoming(state, doc); break
+        case 'w': state.wills.set(doc.c, { packet: decodePacket(doc.p), docId: doc._id }); break
+        case 'c': state.clock.restore(doc.c, { at: doc.seen, docId: doc._id }); break
+      }
+    })
   }
   const entries = [...latestEntries.values()].map((e) => e.doc)
 
@@ -94,7 +112,7 @@ export function restoreState (docs: readonly StoreDoc[], state: SessionState, lo
   // every body still pointed to, by the write number it was queued under (the tally's first is the oldest)
   const held: Array<{ body: MessageBody, w: number }> = []
   for (const doc of entries) {
-    const entry = toEntry(doc, bodies, loadedAt)
+    const entry = reading(doc, () => toEntry(doc, bodies, loadedAt))
     if (entry === undefined) {
       orphans++
       obsolete.push(doc._id)
