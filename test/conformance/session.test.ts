@@ -140,6 +140,27 @@ test('[MQTT-3.1.2-6] clean session 1 discards the previous session: no subscript
   expect(await got).toEqual([])
 })
 
+test('[MQTT-3.1.2-6] on the durable store, a clean session that leaves at once still discards the previous queue: nothing of it reaches the next session', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'midge-conformance-'))
+  onTestFinished(() => rm(dataDir, { recursive: true, force: true }))
+  const broker = await startBroker({ dataDir, sessions: { store: 'nedb' } })
+  const id = uniqueId()
+  let c = await reconnect(broker, id, false)
+  await rawSubscribe(c.raw, [{ topic: 'wipe/#', qos: 2 }])
+  await leave(broker, c.raw, id)
+  const pub = await connectClient(broker.mqttUrl)
+  // QoS 2: each entry aedes clears on a clean reconnect costs it a store write
+  await Promise.all(Array.from({ length: 300 }, (_, i) => pub.publishAsync('wipe/old', `old-${i}`, { qos: 2 })))
+  c = await reconnect(broker, id, true)
+  await leave(broker, c.raw, id)
+  c = await reconnect(broker, id, false)
+  expect(c.connack.sessionPresent).toBe(false)
+  await rawSubscribe(c.raw, [{ topic: 'wipe/sentinel', qos: 1 }])
+  const got = rawReceivedUntil(c.raw, 'wipe/sentinel')
+  await pub.publishAsync('wipe/sentinel', 'end', { qos: 1 })
+  expect(await got).toEqual([])
+})
+
 test('[MQTT-4.4.0-1] unacknowledged QoS 1 and QoS 2 deliveries are redelivered on reconnect (Paho redelivery test)', async () => {
   const broker = await startBroker()
   const id = uniqueId()

@@ -288,10 +288,18 @@ export class NedbPersistence {
     await this.#batch.commit()
   }
 
-  /** [MQTT-3.1.2-6]: a clean session drops the client's unfinished incoming QoS 2 state. */
+  /**
+   * [MQTT-3.1.2-6]: a clean session discards the previous one. aedes calls
+   * this for a clean CONNECT once the client is registered (any previous
+   * connection with its id taken over), and leaves the queue to its reconnect
+   * stream, which clears one entry per store call: a client that left again
+   * before that finished found the old messages in its next session. So the
+   * queue goes here too, at once, with the unfinished incoming QoS 2 state.
+   */
   async cleanIncoming (client: ClientRef): Promise<void> {
     this.#open()
     this.#state.cleanIncoming(client.id)
+    this.#state.cleanQueue(client.id)
     await this.#batch.commit()
   }
 

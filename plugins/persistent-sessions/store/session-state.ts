@@ -244,6 +244,15 @@ export class SessionState {
     this.incoming.delete(clientId)
   }
 
+  /** Removes the client's whole outgoing queue (a clean session starts without one); no drops: nothing was refused. */
+  cleanQueue (clientId: string): number {
+    const queue = this.queues.get(clientId)
+    if (queue === undefined) return 0
+    const removed = queue.size
+    for (const entry of [...queue.values()]) this.#removeEntry(clientId, queue, entry)
+    return removed
+  }
+
   putWill (clientId: string, packet: StoredPacket): void {
     this.deleteWill(clientId)
     const id = docId(this.#w.next())
@@ -281,11 +290,7 @@ export class SessionState {
   removeSession (clientId: string): { subscriptions: number, queued: number } {
     const subscriptions = this.subs.records(clientId)?.size ?? 0
     if (this.subs.clean(clientId)) this.writeSubscriptions(clientId)
-    const queue = this.queues.get(clientId)
-    const queued = queue?.size ?? 0
-    if (queue !== undefined) {
-      for (const entry of [...queue.values()]) this.#removeEntry(clientId, queue, entry)
-    }
+    const queued = this.cleanQueue(clientId)
     this.cleanIncoming(clientId)
     this.deleteWill(clientId)
     const obsolete = this.clock.markGone(clientId)
