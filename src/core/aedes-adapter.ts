@@ -206,12 +206,21 @@ export class AedesAdapter {
     const log = this.#log
     const info = (client: Client): ClientInfo => clients.of(client)
 
+    // aedes emits clientReady after the reconnect stream (emptyQueue) ends, which can be after the
+    // connection closed and clientDisconnect went out: every listener would then count a client that
+    // is gone for good. Such a late clientReady is not passed on.
+    const disconnected = new WeakSet<Client>()
     aedes.on('clientReady', (client) => {
       const c = info(client)
+      if (disconnected.has(client)) {
+        log.debug({ clientId: client.id }, 'connection closed before it was ready')
+        return
+      }
       log.info({ clientId: client.id, clean: client.clean, listener: c.listener, remoteAddress: c.remoteAddress, username: c.username }, 'client connected')
       events.emit('clientReady', c)
     })
     aedes.on('clientDisconnect', (client) => {
+      disconnected.add(client)
       log.info({ clientId: client.id }, 'client disconnected')
       events.emit('clientDisconnect', info(client))
     })

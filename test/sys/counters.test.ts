@@ -1,5 +1,10 @@
+import { Readable } from 'node:stream'
 import { describe, expect, test } from 'vitest'
-import { connectClient } from '../helpers/clients.js'
+import { definePlugin } from '../../src/core/plugin-api.js'
+import { connectClient, RawClient } from '../helpers/clients.js'
+import { startBroker } from '../helpers/broker.js'
+import { captureLog } from '../helpers/log-capture.js'
+import { wrapStoreMethod } from '../helpers/store-method.js'
 import { countEvents, scrape, startSysBroker } from './helpers.js'
 
 // Counted from events, read through /metrics (no $SYS ticks needed: interval 0).
@@ -63,5 +68,37 @@ describe('broker counters fed by events', () => {
     expect(m.value('midge_store_messages')).toBe(1)
     expect(m.value('midge_store_message_bytes')).toBe(7)
     expect(m.value('midge_publish_messages_received_total')).toBe(5)
+  })
+
+  test('a connection that closes before aedes calls it ready is not counted as connected', async () => {
+    // the reconnect stream of this client's session ends only once its connection is gone
+    let release = (): void => {}
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const slowStream = definePlugin({
+      name: 'slow-reconnect-stream',
+      register (broker) {
+        broker.decoratePersistence(wrapStoreMethod('outgoingStream', (original) => (client: { id: string }) => {
+          if (client.id !== 'leaves-early') return original(client)
+          return Readable.from((async function * () { await gate })())
+        }))
+      },
+    })
+    const capture = captureLog()
+    const broker = await startBroker({ listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }, { type: 'http', host: '127.0.0.1', port: 0 }], sys: { interval: 0 } }, { plugins: [slowStream], logger: capture.log })
+    const metricsUrl = `${broker.addresses().find((a) => a.type === 'http')?.url ?? ''}/metrics`
+    const raw = await RawClient.open(broker.mqttUrl)
+    await raw.connect({ clientId: 'leaves-early', clean: true })
+    const gone = new Promise<void>((resolve) => broker.on('clientDisconnect', (c) => { if (c.id === 'leaves-early') resolve() }))
+    raw.socket.destroy()
+    await gone
+    release()
+    // aedes's clientReady for it, passed on (the bug) or not
+    await Promise.race([
+      capture.waitFor('connection closed before it was ready'),
+      new Promise<void>((resolve) => broker.on('clientReady', (c) => { if (c.id === 'leaves-early') resolve() })),
+    ])
+    const other = await connectClient(broker.mqttUrl, { clientId: 'stays' })
+    expect((await scrape(metricsUrl)).value('midge_clients_connected')).toBe(1)
+    await other.endAsync()
   })
 })
