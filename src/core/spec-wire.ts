@@ -54,6 +54,9 @@ const CONNECT = 1
 const PUBLISH = 3
 const SUBSCRIBE = 8
 const UNSUBSCRIBE = 10
+const PUBACK = 4
+const PUBCOMP = 7
+const PINGREQ = 12
 const DISCONNECT = 14
 const SLASH = 0x2f
 
@@ -191,9 +194,16 @@ class WireGuard {
     const first = this.#first
     this.#first = false
     if (type === CONNECT && first) return checkConnect(buf, start, end)
-    if (type === PUBLISH) return checkPublish(buf, (buf[at]! >> 1) & 3, start, end)
+    if (type === PUBLISH) {
+      const qos = (buf[at]! >> 1) & 3
+      // [MQTT-3.3.1-2] DUP is 0 on every QoS 0 message
+      if (qos === 0 && (buf[at]! & 0x08) !== 0) return { close: 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]' }
+      return checkPublish(buf, qos, start, end)
+    }
     if (type === SUBSCRIBE || type === UNSUBSCRIBE) return this.#checkSubscribe(buf, type, start, end)
-    if (type === DISCONNECT && end !== start) return { close: 'DISCONNECT with a non-zero remaining length' }
+    // Fixed lengths (§3.4–3.7, 3.12, 3.14): mqtt-packet reads what it needs and ignores the rest.
+    if (type >= PUBACK && type <= PUBCOMP && end - start !== 2) return { close: 'PUBACK / PUBREC / PUBREL / PUBCOMP with a remaining length other than 2' }
+    if ((type === PINGREQ || type === DISCONNECT) && end !== start) return { close: 'PINGREQ / DISCONNECT with a non-zero remaining length' }
     return undefined
   }
 

@@ -25,6 +25,27 @@ test('[MQTT-2.2.2-2] a reserved fixed-header flag set on PUBACK, PUBREC, PUBCOMP
   }
 })
 
+test('[MQTT-4.8.0-1] a packet whose length does not fit its type, or [MQTT-3.3.1-2] a QoS 0 PUBLISH with DUP set, closes only that connection', async () => {
+  const broker = await startBroker()
+  const bystander = await connectClient(broker.mqttUrl)
+  await bystander.subscribeAsync('fh/ok')
+  const packets: Record<string, Buffer> = {
+    'PINGREQ with a body': Buffer.from([0xc0, 0x01, 0x00]),
+    'PUBACK of 3 bytes': Buffer.from([0x40, 0x03, 0x00, 0x01, 0x00]),
+    'PUBREL of 3 bytes': Buffer.from([0x62, 0x03, 0x00, 0x01, 0x00]),
+    'QoS 0 PUBLISH with DUP': Buffer.from([0x38, 0x06, 0x00, 0x04, 0x66, 0x68, 0x2f, 0x78]),
+  }
+  for (const [name, bytes] of Object.entries(packets)) {
+    const raw = await rawConnected(broker.mqttUrl)
+    raw.writeRaw(bytes)
+    expect(await closedBy(raw), name).toBe(true)
+    expect(raw.packets.filter((p) => p.cmd === 'pingresp'), name).toEqual([])
+  }
+  const ok = nextMessage(bystander, 'fh/ok')
+  await bystander.publishAsync('fh/ok', 'still here')
+  expect((await ok).payload.toString()).toBe('still here')
+})
+
 test('[MQTT-3.14.1-1] [MQTT-3.1.2-8] a DISCONNECT with reserved flags set is a protocol error: closed, will published', async () => {
   const broker = await startBroker()
   const watcher = await connectClient(broker.mqttUrl)
