@@ -153,6 +153,8 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       durable: store.durable,
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
     })
+    // Alone on its store: every will there is from this broker's previous run.
+    if (config.cluster.redis === undefined) await adapter.publishLeftoverWills()
     for (const handler of startHandlers) await handler.run()
     const connect = adapter.handle.bind(adapter)
     listeners = await startListeners(config.listeners, gate, routes, (stream, meta, req) => { connect(stream, meta, req) }, config.limits)

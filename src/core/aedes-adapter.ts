@@ -145,6 +145,28 @@ export class AedesAdapter {
     return true
   }
 
+  /**
+   * Publishes the wills a previous run of this broker left in the store: its
+   * clients' connections ended with the crash, without DISCONNECT, so their
+   * wills are due [MQTT-3.1.2-8]. aedes publishes a dead broker's wills only
+   * from its sweep, 4 heartbeat intervals (4 min) after start, and a client
+   * that reconnected before then replaced its old will unpublished. Call it
+   * before any client can connect, and only where no other live broker shares
+   * the store (their wills are not due; aedes's sweep handles a cluster).
+   */
+  async publishLeftoverWills (): Promise<number> {
+    const aedes = this.#aedes
+    const store = (aedes as unknown as { persistence: { streamWill(brokers: Record<string, number>): AsyncIterable<PublishPacket & { clientId: string, brokerId: string }>, delWill(client: { id: string, brokerId: string }): Promise<unknown> } }).persistence
+    let published = 0
+    for await (const will of store.streamWill({ [aedes.id]: Date.now() })) {
+      await new Promise<void>((resolve, reject) => { aedes.publish(will, (err?: Error | null) => { err ? reject(err) : resolve() }) })
+      await store.delWill({ id: will.clientId, brokerId: will.brokerId })
+      published++
+    }
+    if (published > 0) this.#log.info({ wills: published }, 'published the wills of clients connected when the broker last stopped without closing them')
+    return published
+  }
+
   /** See `BrokerApi.clientOf`. */
   clientOf (storeClient: object): ClientInfo | undefined {
     return this.clients.known(storeClient)
@@ -194,9 +216,39 @@ export class AedesAdapter {
 
   /** Disconnect every client, stop the emitter, then close the store. */
   async close (): Promise<void> {
+    await this.#publishDueWills()
     await new Promise<void>((resolve) => this.#aedes.close(() => resolve()))
     const persistence = (this.#aedes as unknown as { persistence?: { destroy?: () => Promise<void> | void } }).persistence
     await persistence?.destroy?.()
+  }
+
+  /**
+   * The broker closing ends every connection without DISCONNECT, so each
+   * client's will is due [MQTT-3.1.2-8]. aedes publishes it while it closes
+   * the client and deletes it from the store after, unawaited: by then the
+   * store was closed, the will stayed in it, and the next start published it
+   * again (`publishLeftoverWills`). So publish and delete them here, first.
+   */
+  async #publishDueWills (): Promise<void> {
+    // aedes 1.2's publish takes the publishing client as its middle argument (lib/client.js does so for
+    // wills); its typings only know the broker's own two-argument form.
+    const aedes = this.#aedes as unknown as Omit<Aedes, 'publish'> & {
+      clients: Record<string, Client & { will?: PublishPacket | null, _disconnected?: boolean }>
+      persistence: { delWill(client: { id: string, brokerId: string }): Promise<unknown> }
+      publish(packet: PublishPacket, client: Client, done: (err?: Error | null) => void): void
+    }
+    await Promise.all(Object.values(aedes.clients).map(async (client) => {
+      const will = client.will
+      if (will === undefined || will === null || client._disconnected === true) return
+      client.will = null // else aedes's close publishes it once more
+      try {
+        const allowed = await new Promise<boolean>((resolve) => { aedes.authorizePublish(client, will, (err?: Error | null) => { resolve(err === undefined || err === null) }) })
+        if (allowed) await new Promise<void>((resolve, reject) => { aedes.publish(will, client, (err?: Error | null) => { err ? reject(err) : resolve() }) })
+        await aedes.persistence.delWill({ id: client.id, brokerId: aedes.id })
+      } catch (err) {
+        this.#log.error({ err, clientId: client.id }, 'could not publish a will at shutdown')
+      }
+    }))
   }
 
   #forwardEvents (): void {

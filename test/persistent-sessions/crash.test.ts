@@ -183,4 +183,50 @@ describe('persistent sessions: kill -9', () => {
     // exactly once: no message twice
     expect(new Set(received).size).toBe(received.length)
   })
+
+  /** Messages `clientId` (persistent, subscribed to will/#) gets on reconnecting, up to a sentinel published now. */
+  async function queuedFor (url: string, clientId: string): Promise<string[]> {
+    const late = await connectClient(url, { clientId: `${clientId}-sentinel` })
+    await late.publishAsync('will/sentinel', 'sentinel', { qos: 1 })
+    await late.endAsync()
+    const back = mqtt.connect(url, { clientId, clean: false, reconnectPeriod: 0 })
+    onTestFinished(() => { back.end(true) })
+    const received: string[] = []
+    await new Promise<void>((resolve) => {
+      back.on('message', (_topic, payload) => {
+        if (payload.toString() === 'sentinel') resolve()
+        else received.push(payload.toString())
+      })
+    })
+    back.end(true)
+    return received
+  }
+
+  test('[MQTT-3.1.2-8] the will of a client connected at a kill -9 is published when the broker starts again, even if the client is back at once; after a clean stop, once', async () => {
+    const dataDir = tempDir()
+    const first = await startChild(dataDir)
+    const watch = await connectClient(first.url, { clientId: 'will-watch', clean: false })
+    await watch.subscribeAsync('will/#', { qos: 1 })
+    await watch.endAsync()
+    const owner = mqtt.connect(first.url, { clientId: 'will-owner', reconnectPeriod: 0, will: { topic: 'will/owner', payload: Buffer.from('crashed'), qos: 1, retain: false } })
+    owner.on('error', () => {})
+    onTestFinished(() => { owner.end(true) })
+    await new Promise((resolve) => owner.once('connect', resolve))
+    await kill9(first.child)
+    owner.end(true)
+
+    const second = await startChild(dataDir)
+    // back before aedes's own sweep (4 heartbeat intervals), with no will: the old one was due all the same
+    const again = await connectClient(second.url, { clientId: 'will-owner', will: { topic: 'will/owner', payload: Buffer.from('stopped'), qos: 1, retain: false } })
+    again.on('error', () => {})
+    expect(await queuedFor(second.url, 'will-watch')).toEqual(['crashed'])
+
+    // a clean stop closes the owner's connection (its will is due) and the next start does not repeat it
+    const stopped = new Promise<void>((resolve) => second.child.once('exit', () => resolve()))
+    second.child.kill('SIGTERM')
+    await stopped
+    again.end(true)
+    const third = await startChild(dataDir)
+    expect(await queuedFor(third.url, 'will-watch')).toEqual(['stopped'])
+  })
 })
