@@ -15,6 +15,7 @@ import { DurableAcks } from './durable-acks.js'
 import { installHookSlots } from './hook-slots.js'
 import { InboundQos2 } from './spec-qos2-inbound.js'
 import { Resends } from './spec-resend.js'
+import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
 
@@ -98,6 +99,7 @@ export class AedesAdapter {
     })
     const adapter = new AedesAdapter(aedes, options, acks)
     installHookSlots(aedes, { ...options, clients: adapter.clients, acks, retained, resends })
+    keepNewestRegistration(aedes)
     adapter.#forwardEvents()
     await aedes.listen()
     return adapter

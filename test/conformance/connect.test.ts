@@ -2,8 +2,10 @@
  * MQTT 3.1.1 §3.1 CONNECT, §3.2 CONNACK, §3.12 PINGREQ, §3.14 DISCONNECT and
  * the UTF-8 rules of §1.5.3 as they apply to CONNECT fields.
  */
+import mqemitter from 'mqemitter'
 import mqttPacket from 'mqtt-packet'
 import { expect, test } from 'vitest'
+import { definePlugin } from '../../src/core/plugin-api.js'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient, nextMessage, RawClient } from '../helpers/clients.js'
 import { closedBy, type Connack, connectBytes, generate, rawConnected, receivedUntil, serverDisconnect, uniqueId } from './support.js'
@@ -272,6 +274,47 @@ test('[MQTT-3.1.4-2] a second connection with the same client id takes over: the
   expect(await closedBy(first)).toBe(true)
   second.send({ cmd: 'pingreq' })
   await second.next('pingresp')
+})
+
+test('[MQTT-3.1.4-2] a connection that finishes closing after the next one with its id registered does not unregister that one: a third still takes it over', async () => {
+  // the first connection's close waits in the emitter (removing its subscription) until released
+  let reached = (): void => {}
+  const atGate = new Promise<void>((resolve) => { reached = resolve })
+  let release = (): void => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const slowUnsubscribe = definePlugin({
+    name: 'slow-unsubscribe',
+    register (broker) {
+      broker.useEmitter(() => {
+        const emitter = mqemitter()
+        const removeListener = emitter.removeListener.bind(emitter)
+        emitter.removeListener = (topic: string, notify: never, done?: () => void) => {
+          if (topic !== 'late/close') return removeListener(topic, notify, done)
+          reached()
+          void gate.then(() => removeListener(topic, notify, done))
+          return emitter
+        }
+        return emitter
+      })
+    },
+  })
+  const broker = await startBroker({}, { plugins: [slowUnsubscribe] })
+  const id = uniqueId()
+  const first = await rawConnected(broker.mqttUrl, { clientId: id })
+  first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'late/close', qos: 0 }] })
+  await first.next('suback')
+  first.send({ cmd: 'disconnect' })
+  await atGate
+  const second = await RawClient.open(broker.mqttUrl)
+  expect((await second.connect({ clientId: id })).returnCode).toBe(0)
+  const firstGone = new Promise<void>((resolve) => broker.on('clientDisconnect', (c) => { if (c.id === id) resolve() }))
+  release()
+  await firstGone
+  const third = await RawClient.open(broker.mqttUrl)
+  expect((await third.connect({ clientId: id })).returnCode).toBe(0)
+  expect(await closedBy(second)).toBe(true)
+  third.send({ cmd: 'pingreq' })
+  await third.next('pingresp')
 })
 
 test('[MQTT-3.1.4-5] packets sent after a refused CONNECT are not processed', async () => {

@@ -299,7 +299,9 @@ export class NedbPersistence {
   async cleanIncoming (client: ClientRef): Promise<void> {
     this.#open()
     this.#state.cleanIncoming(client.id)
-    this.#state.cleanQueue(client.id)
+    // aedes calls this again when a clean client's connection has closed; by then a newer
+    // connection may own the id (and a queue), and a clean session never queued anything here
+    if ((client as { closed?: unknown }).closed !== true) this.#state.cleanQueue(client.id)
     await this.#batch.commit()
   }
 
