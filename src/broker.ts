@@ -73,7 +73,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const events = new BrokerEvents()
   const metrics = createMetricsRegistry()
   const routes = new HttpRoutes()
-  const gate = new ConnectionGate(config.limits.maxConnections)
+  const gate = new ConnectionGate(config.limits.maxConnections, (refusal) => { log.debug(refusal, 'connection refused') })
   const host = new PluginHost(log)
   const startHandlers: Array<{ plugin: string, run: () => void | Promise<void> }> = []
   let persistenceFactory: PersistenceFactory | undefined

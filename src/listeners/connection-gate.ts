@@ -1,5 +1,8 @@
 import type { Socket } from 'node:net'
 
+/** What a refusal log line carries. */
+export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string }) => void
+
 /**
  * Counts live connections per listener and in total, refuses those over the
  * caps, and sums socket byte counts for `$SYS` / metrics without touching the
@@ -14,24 +17,32 @@ export class ConnectionGate {
   #closedBytesIn = 0
   #closedBytesOut = 0
   #refused = 0
+  readonly #onRefused: RefusalLog | undefined
 
-  constructor (maxTotal: number) {
+  /** `onRefused`: told about each refusal (the broker logs it at debug). */
+  constructor (maxTotal: number, onRefused?: RefusalLog) {
     this.#maxTotal = maxTotal
+    this.#onRefused = onRefused
   }
 
   /** Admit a socket or destroy it. Returns whether it was admitted. */
   admit (socket: Socket, listener: string, maxForListener: number): boolean {
     const current = this.#perListener.get(listener) ?? 0
-    if ((this.#maxTotal > 0 && this.#live.size >= this.#maxTotal) || (maxForListener > 0 && current >= maxForListener)) {
-      this.#refused++
-      socket.destroy()
-      return false
-    }
+    if (this.#maxTotal > 0 && this.#live.size >= this.#maxTotal) return this.refuse(socket, listener, 'limits.maxConnections reached')
+    if (maxForListener > 0 && current >= maxForListener) return this.refuse(socket, listener, 'the listener\'s maxConnections reached')
     this.#live.add(socket)
     this.#perListener.set(listener, current + 1)
     // 'close' comes once per socket: `on` saves `once`'s wrapper.
     socket.on('close', this.#closer(listener))
     return true
+  }
+
+  /** Close a socket refused by a limit (these, or the per-IP connection rate): counted, and reported. Returns false. */
+  refuse (socket: Socket, listener: string, reason: string): false {
+    this.#refused++
+    this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason })
+    socket.destroy()
+    return false
   }
 
   #closer (listener: string): (this: Socket) => void {

@@ -29,13 +29,14 @@ type HttpListenerConfig = Extract<ListenerConfig, { type: 'http' }>
 
 /** Health, readiness and metrics over plain HTTP (GET only). */
 export async function startHttpListener (config: HttpListenerConfig, name: string, routes: HttpRoutes): Promise<RunningListener> {
-  const send = (res: ServerResponse, r: HttpResponse): void => {
-    res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store' }).end(r.body)
+  const send = (res: ServerResponse, r: HttpResponse, headers: Record<string, string> = {}): void => {
+    res.writeHead(r.status, { 'content-type': r.contentType, 'cache-control': 'no-store', ...headers }).end(r.body)
   }
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const route = routes.get(path)
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, { status: 405, contentType: 'text/plain', body: 'method not allowed\n' })
+    // RFC 9110 §15.5.6: a 405 says which methods are allowed
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, { status: 405, contentType: 'text/plain', body: 'method not allowed\n' }, { allow: 'GET, HEAD' })
     if (route === undefined) return send(res, { status: 404, contentType: 'text/plain', body: 'not found\n' })
     Promise.resolve().then(route).then((r) => send(res, r), (err: Error) => send(res, { status: 500, contentType: 'text/plain', body: `${err.message}\n` }))
   })

@@ -29,7 +29,6 @@ export class SocketPolicy {
    * [MQTT-6.0.0-2], hence the 64 KiB floor.
    */
   readonly maxWebSocketMessage: number
-  #rateRefused = 0
 
   constructor (limits: Partial<SocketLimits> = {}) {
     const rate = limits.connectionRatePerIp ?? 0
@@ -45,11 +44,9 @@ export class SocketPolicy {
     this.maxWebSocketMessage = Math.max((limits.maxPacketSize ?? MQTT_MAX_PACKET_SIZE) + MAX_FIXED_HEADER, 64 * 1024)
   }
 
-  /** Count a new connection from `address` against its rate; false = refuse it. */
+  /** Count a new connection from `address` against its rate; false = refuse it (`ConnectionGate.refuse`). */
   admitAddress (address: string | undefined): boolean {
-    if (this.#addresses === undefined || this.#addresses.admit(address)) return true
-    this.#rateRefused++
-    return false
+    return this.#addresses === undefined || this.#addresses.admit(address)
   }
 
   /** The stream aedes should read: the connection itself, or a guard around it. */
@@ -57,8 +54,4 @@ export class SocketPolicy {
     return this.#guard === undefined ? stream : new InboundGuard(stream, this.#guard)
   }
 
-  /** Connections refused by the per-IP rate since start. */
-  get rateRefused (): number {
-    return this.#rateRefused
-  }
 }

@@ -20,9 +20,7 @@ export async function startTcpListener (config: TcpListenerConfig, name: string,
   const rateLimit = (socket: Socket): boolean => {
     // aedes writes a packet in several writes: without TCP_NODELAY every round trip waits ~40 ms on Nagle.
     socket.setNoDelay(true)
-    if (policy.admitAddress(socket.remoteAddress)) return true
-    socket.destroy()
-    return false
+    return policy.admitAddress(socket.remoteAddress) || gate.refuse(socket, name, 'limits.connectionRatePerIp exceeded')
   }
   let server: Server
   if (config.type === 'mqtts') {

@@ -58,7 +58,7 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     socket.setNoDelay(true)
     // Raw TCP, before any TLS handshake or HTTP upgrade is paid for.
     if (!policy.admitAddress(socket.remoteAddress)) {
-      socket.destroy()
+      gate.refuse(socket, name, 'limits.connectionRatePerIp exceeded')
       return
     }
     if (!gate.admit(socket, name, config.maxConnections)) return

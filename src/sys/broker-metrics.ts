@@ -73,7 +73,7 @@ export function defineBrokerMetrics (registry: Registry, figures: BrokerFigures)
     read: () => Object.entries(counters.droppedBy).map(([reason, n]) => [{ reason }, n] as const),
   })
   defineSysMetric(registry, {
-    type: 'counter', name: 'midge_connections_refused_total', help: 'Connections refused by connection limits.', sysTopic: 'midge/connections/refused', read: () => stats().refused,
+    type: 'counter', name: 'midge_connections_refused_total', help: 'Connections refused by limits: maxConnections (broker or listener), connectionRatePerIp.', sysTopic: 'midge/connections/refused', read: () => stats().refused,
   })
 }
 

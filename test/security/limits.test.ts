@@ -4,6 +4,7 @@ import type { Packet } from 'mqtt-packet'
 import { loadConfig } from '../../src/config/load.js'
 import { describe, expect, test } from 'vitest'
 import { startBroker } from '../helpers/broker.js'
+import { captureLog } from '../helpers/log-capture.js'
 import { collectMessages, connectClient, nextMessage, RawClient } from '../helpers/clients.js'
 
 /** A TCP socket to `url`, destroyed when the test ends; resolves once connected. */
@@ -43,11 +44,14 @@ describe('connection limits', () => {
     expect(ws.connected).toBe(true)
   })
 
-  test('connectionRatePerIp refuses connections over the burst, then refills', async () => {
-    const broker = await startBroker({ limits: { connectionRatePerIp: 20, connectionBurstPerIp: 2 } })
+  test('connectionRatePerIp refuses connections over the burst, then refills; each refusal is counted and logged at debug', async () => {
+    const capture = captureLog()
+    const broker = await startBroker({ limits: { connectionRatePerIp: 20, connectionBurstPerIp: 2 } }, { logger: capture.log })
     expect(await connectOutcome(broker.mqttUrl)).toBe('connack')
     await connectClient(broker.wsUrl) // one bucket per address, across listeners
     expect(await connectOutcome(broker.mqttUrl)).toBe('closed')
+    expect(broker.stats().refused).toBe(1)
+    expect(await capture.waitFor('connection refused')).toMatchObject({ level: 20, listener: 'mqtt', remoteAddress: '127.0.0.1', reason: 'limits.connectionRatePerIp exceeded' })
     // 20/s refills a token in 50 ms: retry on each refusal until one is admitted
     let outcome: 'connack' | 'closed' = 'closed'
     while (outcome === 'closed') outcome = await connectOutcome(broker.mqttUrl)
