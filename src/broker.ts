@@ -4,7 +4,7 @@ import type { DestinationStream, Logger } from 'pino'
 import aedesPersistence from 'aedes-persistence'
 import { builtinPlugins, type BuiltinPluginName } from './builtin-plugins.js'
 import { validateConfig } from './config/load.js'
-import type { BrokerConfig, BrokerConfigInput } from './config/schema.js'
+import type { BrokerConfig, BrokerConfigInput, ListenerConfig } from './config/schema.js'
 import { AedesAdapter } from './core/aedes-adapter.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
 import { HookRegistry } from './core/hooks.js'
@@ -15,7 +15,7 @@ import { BrokerError } from './errors.js'
 import { ConnectionGate } from './listeners/connection-gate.js'
 import { HttpRoutes } from './listeners/http.js'
 import { startListeners } from './listeners/start.js'
-import type { BoundAddress, RunningListener } from './listeners/types.js'
+import type { BoundAddress, ConnectionHandler, RunningListener } from './listeners/types.js'
 import { createLogger } from './log.js'
 import { createMetricsRegistry, type MetricsRegistry } from './sys/metrics.js'
 
@@ -81,7 +81,9 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   let emitterFactory: EmitterFactory | undefined
   const persistenceDecorators: PersistenceDecorator[] = []
   let adapter: AedesAdapter | undefined
+  /** Every listener, in config order; HTTP ones start first and stop last (see below). */
   let listeners: RunningListener[] = []
+  let httpListeners: RunningListener[] = []
   let ready = false
 
   const running = (): AedesAdapter => {
@@ -130,18 +132,26 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false
-      const listenersClosed = Promise.all(listeners.map((l) => l.close()))
+      // MQTT listeners stop first; HTTP ones answer (/ready 503) until the rest has stopped
+      const mqttClosed = Promise.all(listeners.filter((l) => !httpListeners.includes(l)).map((l) => l.close()))
       await host.closeAll()
       await adapter?.close()
       gate.destroyAll()
-      await listenersClosed
+      await mqttClosed
+      await Promise.all(httpListeners.map((l) => l.close()))
       log.info({ brokerId: id }, 'broker closed')
     })()
     return closing
   }
 
+  const onConnection: ConnectionHandler = (stream, meta, req) => { running().handle(stream, meta, req) }
   try {
     await host.registerAll(entries, apiFor, config.pluginTimeoutMs)
+    // HTTP first (the routes are in after the plugins registered): while a large store loads,
+    // /health answers 200 and /ready 503, so a liveness probe does not kill a broker that is starting.
+    const httpConfigs = config.listeners.filter((l) => l.type === 'http')
+    httpListeners = await startListeners(httpConfigs, gate, routes, onConnection, config.limits)
+    listeners = httpListeners
     const ctx = { brokerId: id, log }
     const store = await buildPersistence(persistenceFactory, persistenceOptions, persistenceDecorators, ctx)
     adapter = await AedesAdapter.create({
@@ -156,8 +166,8 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
     // Alone on its store: every will there is from this broker's previous run.
     if (config.cluster.redis === undefined) await adapter.publishLeftoverWills()
     for (const handler of startHandlers) await handler.run()
-    const connect = adapter.handle.bind(adapter)
-    listeners = await startListeners(config.listeners, gate, routes, (stream, meta, req) => { connect(stream, meta, req) }, config.limits)
+    const mqtt = await startListeners(config.listeners.filter((l) => l.type !== 'http'), gate, routes, onConnection, config.limits)
+    listeners = inConfigOrder(config.listeners, httpConfigs, httpListeners, mqtt)
   } catch (err) {
     await close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cleanup after failed start failed'))
     throw err
@@ -219,4 +229,11 @@ async function buildPersistence (factory: PersistenceFactory | undefined, option
 
 function toEntry (spec: PluginSpec): PluginEntry {
   return Array.isArray(spec) ? { plugin: spec[0] as Plugin<never>, options: spec[1] } : { plugin: spec as Plugin<never>, options: undefined }
+}
+
+/** The running listeners in the order of `all`, from those started for `first` and those started for the rest, each in its own order. */
+function inConfigOrder (all: readonly ListenerConfig[], first: readonly ListenerConfig[], firstRunning: readonly RunningListener[], restRunning: readonly RunningListener[]): RunningListener[] {
+  let a = 0
+  let b = 0
+  return all.map((config) => first.includes(config) ? firstRunning[a++] as RunningListener : restRunning[b++] as RunningListener)
 }
