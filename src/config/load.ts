@@ -23,8 +23,16 @@ export function loadConfig (options: { file?: string, overrides?: ConfigOverride
   let merged: Json = { ...(options.input as Json | undefined) }
   if (options.file !== undefined) merged = deepMerge(merged, readConfigFile(options.file))
   const env = envOverrides(options.env ?? {})
-  const overrides = { ...env, ...stripUndefined(options.overrides ?? {}) }
-  return validateConfig(applyOverrides(merged, overrides))
+  const overrides = { ...env.overrides, ...stripUndefined(options.overrides ?? {}) }
+  // every bad key at once: the environment's with the file's
+  try {
+    const config = validateConfig(applyOverrides(merged, overrides))
+    if (env.issues.length > 0) throw new ConfigError(env.issues)
+    return config
+  } catch (err) {
+    if (err instanceof ConfigError && env.issues.length > 0 && err.issues !== env.issues) throw new ConfigError([...env.issues, ...err.issues], { cause: err })
+    throw err
+  }
 }
 
 /** Validate a config object; throws `ConfigError` naming every bad path. */
@@ -71,23 +79,29 @@ const ENV_KEYS: Record<string, keyof ConfigOverrides> = {
 
 const PORT_KEYS = new Set<keyof ConfigOverrides>(['port', 'wsPort', 'httpPort'])
 
-function envOverrides (env: NodeJS.ProcessEnv): ConfigOverrides {
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on'])
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off'])
+
+/** The overrides the environment gives, and what is wrong with it (reported with the schema's issues). */
+function envOverrides (env: NodeJS.ProcessEnv): { overrides: ConfigOverrides, issues: Array<{ path: string, message: string }> } {
   const out: Record<string, unknown> = {}
-  const bad: Array<{ path: string, message: string }> = []
+  const issues: Array<{ path: string, message: string }> = []
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const value = env[name]
     if (value === undefined || value === '') continue
     if (PORT_KEYS.has(key)) {
       if (/^\d+$/.test(value) && Number(value) <= 65535) out[key] = Number(value)
-      else bad.push({ path: name, message: `expected a port number 0–65535, got ${JSON.stringify(value)}` })
+      else issues.push({ path: name, message: `expected a port number 0–65535, got ${JSON.stringify(value)}` })
     } else if (key === 'logPretty') {
-      out[key] = value === '1' || value === 'true'
+      const word = value.toLowerCase()
+      if (TRUE_WORDS.has(word)) out[key] = true
+      else if (FALSE_WORDS.has(word)) out[key] = false
+      else issues.push({ path: name, message: `expected 1/true/yes/on or 0/false/no/off, got ${JSON.stringify(value)}` })
     } else {
       out[key] = value
     }
   }
-  if (bad.length > 0) throw new ConfigError(bad)
-  return out as ConfigOverrides
+  return { overrides: out as ConfigOverrides, issues }
 }
 
 function applyOverrides (config: Json, o: ConfigOverrides): Json {

@@ -94,6 +94,23 @@ describe('config', () => {
     expect(issues[0]?.message).toBe('requestCert needs ca: the PEM file of the CA that signs client certificates, got nothing')
   })
 
+  test('a bad environment variable is reported with every other bad key, not alone', () => {
+    const file = configFile(JSON.stringify({ nope: 1 }))
+    const issues = issuesOf(() => loadConfig({ file, env: { MIDGE_PORT: 'abc', MIDGE_LOG_LEVEL: 'loud', MIDGE_LOG_PRETTY: 'yes please' } }))
+    expect(issues.map((i) => i.path).sort()).toEqual(['MIDGE_LOG_PRETTY', 'MIDGE_PORT', 'logLevel', 'nope'])
+  })
+
+  test('MIDGE_LOG_PRETTY takes yes/no words too', () => {
+    expect(loadConfig({ env: { MIDGE_LOG_PRETTY: 'yes' } }).logPretty).toBe(true)
+    expect(loadConfig({ env: { MIDGE_LOG_PRETTY: 'OFF' } }).logPretty).toBe(false)
+  })
+
+  test('mqtt.denySubscribe entries must be topic filters', () => {
+    const issues = issuesOf(() => validateConfig({ mqtt: { denySubscribe: ['ok/#', 'a/#/b'] } }))
+    expect(issues.map((i) => i.path)).toEqual(['mqtt.denySubscribe[1]'])
+    expect(issues[0]?.message).toMatch(/^invalid topic filter: /)
+  })
+
   test('cluster.redis must be a redis:// URL', () => {
     const issues = issuesOf(() => validateConfig({ cluster: { redis: 'notaurl' } }))
     expect(issues[0]).toEqual({ path: 'cluster.redis', message: 'expected a redis://host:port/db URL, got "notaurl"' })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { topicFilterSchema } from './topic-filter.js'
 
 /** Protocol behaviour beyond what the spec fixes. */
 export const mqttSchema = z.strictObject({
@@ -6,7 +7,7 @@ export const mqttSchema = z.strictObject({
    * Topic filters no client may subscribe to: the SUBACK carries 0x80 for them.
    * Matching is on the filter text; wildcards in the deny list match like topics.
    */
-  denySubscribe: z.array(z.string().min(1)).default([]),
+  denySubscribe: z.array(topicFilterSchema).default([]),
   /** Highest QoS granted on SUBSCRIBE (requests above it are downgraded). */
   maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
   /**

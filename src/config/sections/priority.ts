@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { filterError } from '../../core/topic.js'
+import { topicFilterSchema } from './topic-filter.js'
 
 /** A priority: 0–9, 9 first. */
 const priority = z.number().int().min(0).max(9)
@@ -7,10 +7,7 @@ const priority = z.number().int().min(0).max(9)
 /** One priority rule; the first rule that matches a message decides its priority. */
 export const priorityRuleSchema = z.strictObject({
   /** Topic filter the message topic must match (`+` and `#` allowed). */
-  filter: z.string().min(1).superRefine((filter, ctx) => {
-    const invalid = filterError(filter)
-    if (invalid !== undefined) ctx.addIssue({ code: 'custom', message: `invalid topic filter: ${invalid}` })
-  }),
+  filter: topicFilterSchema,
   /** Only messages published by this client id. Never matches the broker's own publishes. */
   clientId: z.string().min(1).optional(),
   /** Only messages published by a client authenticated as this user. Never matches the broker's own publishes. */
