@@ -163,8 +163,8 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       durable: store.durable,
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
     })
-    // Alone on its store: every will there is from this broker's previous run.
-    if (config.cluster.redis === undefined) await adapter.publishLeftoverWills()
+    // Alone on its store (only redis is shared): every will there is from this broker's previous run.
+    if (config.sessions.store !== 'redis') await adapter.publishLeftoverWills()
     for (const handler of startHandlers) await handler.run()
     const mqtt = await startListeners(config.listeners.filter((l) => l.type !== 'http'), gate, routes, onConnection, config.limits)
     listeners = inConfigOrder(config.listeners, httpConfigs, httpListeners, mqtt)

@@ -82,11 +82,27 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     const refusal = refusals.get(client)
     if (refusal !== undefined) return callback(authError(2, refusal), null)
     const chain = hooks.chain('authenticate')
-    if (chain.length === 0) return callback(null, true)
+    if (chain.length === 0) return checkWill(client, callback)
     const info = clients.of(client)
     runAuth(chain.map((fn) => () => fn(info, username, password ?? undefined)))
-      .then((code) => code === 0 ? callback(null, true) : callback(authError(code, 'not authorized'), null),
+      .then((code) => code === 0 ? checkWill(client, callback) : callback(authError(code, 'not authorized'), null),
         (err: Error) => { log.error({ err, clientId: client.id }, 'authenticate hook failed'); callback(authError(3, 'server unavailable'), null) })
+  }
+
+  /**
+   * The will must be one the client may publish, checked now, as Mosquitto
+   * does (CONNACK 0x05 otherwise): a will stored unchecked was published
+   * unchecked after a crash, by the start-up replay and aedes's sweep alike,
+   * which know no client (a will on $SYS/... was forged that way).
+   */
+  const checkWill = (client: Client, callback: (error: AuthError | null, success: boolean | null) => void): void => {
+    const will = (client as Client & { _will?: PublishPacket | null })._will
+    if (will === undefined || will === null) return callback(null, true)
+    aedes.authorizePublish(client, will, (err) => {
+      if (err === undefined || err === null) return callback(null, true)
+      log.info({ clientId: client.id, topic: will.topic }, 'CONNECT refused: the will is to a topic the client may not publish to')
+      callback(authError(5, 'will not authorized'), null)
+    })
   }
 
   /** Let aedes go on with a publish; a client's QoS 1 PUBACK waits for the store (durable-acks.ts). */

@@ -14,8 +14,7 @@ import type { Aedes, Client } from 'aedes'
  * connected (found by a probe: 3 in 100 DISCONNECT-then-reconnect rounds).
  *
  * Here the newest registration of each id is tracked; when an older one's
- * unregister removes it, it is put back, with the connected count aedes
- * lowered for it.
+ * unregister removes it, it is put back.
  */
 export function keepNewestRegistration (aedes: Aedes): void {
   const registry = aedes as unknown as { clients: Record<string, Client | undefined>, connectedClients: number }
@@ -27,10 +26,8 @@ export function keepNewestRegistration (aedes: Aedes): void {
       newest.delete(client.id)
       return
     }
-    if (current === undefined || (current as Client & { closed?: boolean }).closed === true) return
-    if (registry.clients[client.id] === undefined) {
-      registry.clients[client.id] = current
-      registry.connectedClients++
-    }
+    // Put back even one that is closing: its own close unregisters it (and reports its disconnect).
+    // The count aedes lowered was the older connection's own: it stays as it is.
+    if (current !== undefined && registry.clients[client.id] === undefined) registry.clients[client.id] = current
   })
 }

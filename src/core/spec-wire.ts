@@ -157,7 +157,7 @@ class WireGuard {
         const topicEnd = start + 2 <= buf.length ? start + 2 + buf.readUInt16BE(start) : Infinity
         const prefix = topicEnd + (qos > 0 ? 2 : 0)
         if (prefix <= buf.length && prefix <= end) {
-          verdict = checkPublish(buf, qos, start, buf.length)
+          verdict = checkPublish(buf, buf[offset]!, start, buf.length)
           if (verdict !== undefined) break
           this.#skip = end - buf.length
           offset = buf.length
@@ -194,12 +194,7 @@ class WireGuard {
     const first = this.#first
     this.#first = false
     if (type === CONNECT && first) return checkConnect(buf, start, end)
-    if (type === PUBLISH) {
-      const qos = (buf[at]! >> 1) & 3
-      // [MQTT-3.3.1-2] DUP is 0 on every QoS 0 message
-      if (qos === 0 && (buf[at]! & 0x08) !== 0) return { close: 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]' }
-      return checkPublish(buf, qos, start, end)
-    }
+    if (type === PUBLISH) return checkPublish(buf, buf[at]!, start, end)
     if (type === SUBSCRIBE || type === UNSUBSCRIBE) return this.#checkSubscribe(buf, type, start, end)
     // Fixed lengths (§3.4–3.7, 3.12, 3.14): mqtt-packet reads what it needs and ignores the rest.
     if (type >= PUBACK && type <= PUBCOMP && end - start !== 2) return { close: 'PUBACK / PUBREC / PUBREL / PUBCOMP with a remaining length other than 2' }
@@ -254,7 +249,11 @@ export function isTooDeepFilter (filter: string): boolean {
   return true
 }
 
-function checkPublish (buf: Buffer, qos: number, start: number, end: number): Verdict {
+/** `first`: the fixed header's first byte (type, DUP, QoS, RETAIN). */
+function checkPublish (buf: Buffer, first: number, start: number, end: number): Verdict {
+  const qos = (first >> 1) & 3
+  // [MQTT-3.3.1-2] DUP is 0 on every QoS 0 message
+  if (qos === 0 && (first & 0x08) !== 0) return { close: 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]' }
   if (end - start < 2) return undefined
   const topicEnd = start + 2 + buf.readUInt16BE(start)
   if (topicEnd > end) return undefined

@@ -315,6 +315,7 @@ test('[MQTT-3.1.4-2] a connection that finishes closing after the next one with 
   expect(await closedBy(second)).toBe(true)
   third.send({ cmd: 'pingreq' })
   await third.next('pingresp')
+  expect(broker.stats().connectedClients).toBe(1)
 })
 
 test('[MQTT-3.1.4-5] packets sent after a refused CONNECT are not processed', async () => {

@@ -33,8 +33,8 @@ beforeAll(() => {
 }, 60_000)
 afterAll(() => rmSync(buildDir, { recursive: true, force: true }))
 
-async function startChild (dataDir: string): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, [fixture, buildDir, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function startChild (dataDir: string, brokerId?: string): Promise<{ child: ChildProcess, url: string }> {
+  const child = spawn(process.execPath, [fixture, buildDir, dataDir, ...(brokerId !== undefined ? [brokerId] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
   onTestFinished(() => { child.kill('SIGKILL') })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
@@ -202,9 +202,10 @@ describe('persistent sessions: kill -9', () => {
     return received
   }
 
-  test('[MQTT-3.1.2-8] the will of a client connected at a kill -9 is published when the broker starts again, even if the client is back at once; after a clean stop, once', async () => {
+  test.each([['a random broker id', undefined], ['a broker id set in config', 'fixed-id']])('[MQTT-3.1.2-8] the will of a client connected at a kill -9 is published when the broker starts again, even if the client is back at once; after a clean stop, once (%s)', async (_name, brokerId) => {
     const dataDir = tempDir()
-    const first = await startChild(dataDir)
+    const startChildWithId = (dir: string): ReturnType<typeof startChild> => startChild(dir, brokerId)
+    const first = await startChildWithId(dataDir)
     const watch = await connectClient(first.url, { clientId: 'will-watch', clean: false })
     await watch.subscribeAsync('will/#', { qos: 1 })
     await watch.endAsync()
@@ -215,7 +216,7 @@ describe('persistent sessions: kill -9', () => {
     await kill9(first.child)
     owner.end(true)
 
-    const second = await startChild(dataDir)
+    const second = await startChildWithId(dataDir)
     // back before aedes's own sweep (4 heartbeat intervals), with no will: the old one was due all the same
     const again = await connectClient(second.url, { clientId: 'will-owner', will: { topic: 'will/owner', payload: Buffer.from('stopped'), qos: 1, retain: false } })
     again.on('error', () => {})
@@ -226,7 +227,7 @@ describe('persistent sessions: kill -9', () => {
     second.child.kill('SIGTERM')
     await stopped
     again.end(true)
-    const third = await startChild(dataDir)
+    const third = await startChildWithId(dataDir)
     expect(await queuedFor(third.url, 'will-watch')).toEqual(['stopped'])
   })
 })

@@ -172,22 +172,28 @@ describe('ACL', () => {
     expect((await got).payload.toString()).toBe('hi')
   })
 
-  test('a will to a denied topic is not published', async () => {
+  test('a CONNECT whose will is to a topic the client may not publish to is refused (0x05), as Mosquitto does; nothing is published', async () => {
     const broker = await aclBroker()
     const admin = await connectClient(broker.mqttUrl, as('admin'))
     await admin.subscribeAsync('#')
     const seen = recordTopics(admin)
     const raw = await RawClient.open(broker.mqttUrl)
     const connack = await raw.connect({ username: 'alice', password: Buffer.from('a'), will: { topic: 'alice/secret/will', payload: Buffer.from('w'), qos: 0, retain: false } })
-    expect(connack.returnCode).toBe(0)
-    const gone = new Promise<void>((resolve) => broker.on('clientDisconnect', () => resolve()))
-    raw.socket.destroy()
-    await gone
+    // checked at CONNECT: a will stored unchecked was published unchecked after a crash
+    expect(connack.returnCode).toBe(5)
+    await raw.closed()
     const sentinel = nextMessage(admin, 'alice/after')
     const alice = await connectClient(broker.mqttUrl, as('alice'))
     await alice.publishAsync('alice/after', 'x')
     await sentinel
     expect(seen).toEqual(['alice/after'])
+  })
+
+  test('a will to $SYS is refused at CONNECT even without an ACL file', async () => {
+    const broker = await startBroker()
+    const raw = await RawClient.open(broker.mqttUrl)
+    const connack = await raw.connect({ will: { topic: '$SYS/broker/fake', payload: Buffer.from('forged'), qos: 1, retain: true } })
+    expect(connack.returnCode).toBe(5)
   })
 
   test('without an ACL file everything is allowed except publishing to $SYS', async () => {
