@@ -97,6 +97,9 @@ function envOverrides (env: NodeJS.ProcessEnv): { overrides: ConfigOverrides, is
       if (TRUE_WORDS.has(word)) out[key] = true
       else if (FALSE_WORDS.has(word)) out[key] = false
       else issues.push({ path: name, message: `expected 1/true/yes/on or 0/false/no/off, got ${JSON.stringify(value)}` })
+    } else if (key === 'logLevel' && !configSchema.shape.logLevel.safeParse(value).success) {
+      // named after the variable: a user with no config file never wrote `logLevel`
+      issues.push({ path: name, message: `expected one of ${configSchema.shape.logLevel.unwrap().options.join(', ')}, got ${JSON.stringify(value)}` })
     } else {
       out[key] = value
     }

@@ -97,7 +97,8 @@ describe('config', () => {
   test('a bad environment variable is reported with every other bad key, not alone', () => {
     const file = configFile(JSON.stringify({ nope: 1 }))
     const issues = issuesOf(() => loadConfig({ file, env: { MIDGE_PORT: 'abc', MIDGE_LOG_LEVEL: 'loud', MIDGE_LOG_PRETTY: 'yes please' } }))
-    expect(issues.map((i) => i.path).sort()).toEqual(['MIDGE_LOG_PRETTY', 'MIDGE_PORT', 'logLevel', 'nope'])
+    expect(issues.map((i) => i.path).sort()).toEqual(['MIDGE_LOG_LEVEL', 'MIDGE_LOG_PRETTY', 'MIDGE_PORT', 'nope'])
+    expect(issues.find((i) => i.path === 'MIDGE_LOG_LEVEL')?.message).toBe('expected one of fatal, error, warn, info, debug, trace, silent, got "loud"')
   })
 
   test('MIDGE_LOG_PRETTY takes yes/no words too', () => {
