@@ -55,6 +55,25 @@ type DeliveringClient = Client & {
   duplicates: Record<string, number | undefined>
 }
 
+/** A will as the store keeps it: marked with its client and the broker it connected to. */
+type StoredWill = PublishPacket & { clientId: string, brokerId: string }
+
+/**
+ * What the will handling uses of aedes 1.2 beyond its typings: the registered
+ * clients with their will (`_disconnected`: the client sent DISCONNECT), the
+ * store's will calls, and `publish` with the publishing client as its middle
+ * argument, as lib/client.js calls it for wills (the typings know only the
+ * broker's two-argument form).
+ */
+type AedesInternals = Omit<Aedes, 'publish'> & {
+  clients: Record<string, Client & { will?: PublishPacket | null, _disconnected?: boolean }>
+  persistence: {
+    streamWill(brokers: Record<string, number>): AsyncIterable<StoredWill>
+    delWill(client: { id: string, brokerId: string }): Promise<unknown>
+  }
+  publish(packet: PublishPacket, client: Client | null, done: (err?: Error | null) => void): void
+}
+
 function noop (): void {}
 
 export class AedesAdapter {
@@ -157,17 +176,26 @@ export class AedesAdapter {
    * the store (their wills are not due; aedes's sweep handles a cluster).
    */
   async publishLeftoverWills (): Promise<number> {
-    const aedes = this.#aedes
-    const store = (aedes as unknown as { persistence: { streamWill(brokers: Record<string, number>): AsyncIterable<PublishPacket & { clientId: string, brokerId: string }>, delWill(client: { id: string, brokerId: string }): Promise<unknown> } }).persistence
     let published = 0
     // Every will: a broker id set in config is the same across runs, so this run's id says nothing.
-    for await (const will of store.streamWill({})) {
-      await new Promise<void>((resolve, reject) => { aedes.publish(will, (err?: Error | null) => { err ? reject(err) : resolve() }) })
-      await store.delWill({ id: will.clientId, brokerId: will.brokerId })
+    for await (const will of this.#internals.persistence.streamWill({})) {
+      await this.#publishWill(will, null, will.clientId, will.brokerId)
       published++
     }
     if (published > 0) this.#log.info({ wills: published }, 'published the wills of clients connected when the broker last stopped without closing them')
     return published
+  }
+
+  /** Publish a due will (as `client`, null for the broker), then remove it from the store. */
+  async #publishWill (will: PublishPacket, client: Client | null, clientId: string, brokerId: string): Promise<void> {
+    const aedes = this.#internals
+    await new Promise<void>((resolve, reject) => { aedes.publish(will, client, (err?: Error | null) => { err ? reject(err) : resolve() }) })
+    await aedes.persistence.delWill({ id: clientId, brokerId })
+  }
+
+  /** aedes 1.2 beyond its typings: see `AedesInternals`. */
+  get #internals (): AedesInternals {
+    return this.#aedes as unknown as AedesInternals
   }
 
   /** See `BrokerApi.clientOf`. */
@@ -233,21 +261,15 @@ export class AedesAdapter {
    * again (`publishLeftoverWills`). So publish and delete them here, first.
    */
   async #publishDueWills (): Promise<void> {
-    // aedes 1.2's publish takes the publishing client as its middle argument (lib/client.js does so for
-    // wills); its typings only know the broker's own two-argument form.
-    const aedes = this.#aedes as unknown as Omit<Aedes, 'publish'> & {
-      clients: Record<string, Client & { will?: PublishPacket | null, _disconnected?: boolean }>
-      persistence: { delWill(client: { id: string, brokerId: string }): Promise<unknown> }
-      publish(packet: PublishPacket, client: Client, done: (err?: Error | null) => void): void
-    }
+    const aedes = this.#internals
     await Promise.all(Object.values(aedes.clients).map(async (client) => {
       const will = client.will
       if (will === undefined || will === null || client._disconnected === true) return
       client.will = null // else aedes's close publishes it once more
       try {
         const allowed = await new Promise<boolean>((resolve) => { aedes.authorizePublish(client, will, (err?: Error | null) => { resolve(err === undefined || err === null) }) })
-        if (allowed) await new Promise<void>((resolve, reject) => { aedes.publish(will, client, (err?: Error | null) => { err ? reject(err) : resolve() }) })
-        await aedes.persistence.delWill({ id: client.id, brokerId: aedes.id })
+        if (allowed) await this.#publishWill(will, client, client.id, aedes.id)
+        else await aedes.persistence.delWill({ id: client.id, brokerId: aedes.id })
       } catch (err) {
         this.#log.error({ err, clientId: client.id }, 'could not publish a will at shutdown')
       }
