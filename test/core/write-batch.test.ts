@@ -204,7 +204,10 @@ describe('write batches', () => {
     // Each publisher's socket delivers one QoS 1 PUBLISH in the same turn: three jobs, one subscriber.
     for (const [i, p] of publishers.entries()) p.push([{ cmd: 'publish', topic: 'fanin/t', qos: 1, messageId: 1, retain: false, dup: false, payload: Buffer.from(`p${i}`) }])
     while (subscriber.writes.reduce((a, b) => a + b, 0) < 3) await turn()
-    expect(subscriber.writes).toEqual([3])
+    // aedes alone makes three writes. Shared: usually one; two when a pause (GC, a loaded machine)
+    // put the jobs more than MAX_CORKED_MS apart, which the bound is there for (a full-suite run
+    // on 2 cores saw that once in five).
+    expect(subscriber.writes.length).toBeLessThan(3)
   })
 })
 
