@@ -1,7 +1,7 @@
 import type { BrokerConfig } from '../../src/config/schema.js'
 import type { Message, QoS } from '../../src/core/message.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
-import { defineSysMetric, SYS_METRICS } from '../../src/sys/index.js'
+import { defineSysMetric, SubscriptionTally, SYS_METRICS } from '../../src/sys/index.js'
 import { defineStoreMetrics } from './metrics.js'
 import { createStore, type SessionTracker } from './store/factory.js'
 import type { NedbPersistence } from './store/nedb-persistence.js'
@@ -21,8 +21,9 @@ export type PersistentSessionsOptions = BrokerConfig['sessions']
  * reported as `drop` events, where the dead-letter plugin picks them up.
  *
  * Monitoring: counts expired sessions (`clientsExpired`); on the nedb store
- * also queue depth and lag, store size on disk, stored and retained messages
- * and disconnected sessions, as the store knows them (see metrics.ts).
+ * also queue depth and lag, store size on disk, stored and retained messages,
+ * disconnected sessions and subscriptions, as the store knows them (see
+ * metrics.ts): right after a restart and a session expiry too.
  *
  * Options default to the broker's `sessions` config section.
  */
@@ -34,7 +35,11 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
     let tracker: SessionTracker | undefined
     let nedb: NedbPersistence | undefined
     const expired = defineSysMetric(broker.metrics, SYS_METRICS.clientsExpired)
-    if (opts.store === 'nedb') defineStoreMetrics(broker.metrics, () => nedb)
+    if (opts.store === 'nedb') {
+      const clean = new SubscriptionTally({ persistent: false })
+      clean.attach(broker.events)
+      defineStoreMetrics(broker.metrics, () => nedb, () => clean.count)
+    }
 
     const onDrop = (drop: StoreDrop): void => {
       const message = toMessage(drop)

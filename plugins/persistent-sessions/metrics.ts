@@ -14,11 +14,11 @@ export interface FigureSource {
  * loads from the store's running counts, and one `stat` for the file size:
  * nothing scans the datafile. Before the store is up every figure reads 0.
  *
- * `subscriptions` is left to the sys plugin's default: aedes stores only
- * persistent sessions' subscriptions, so the store cannot count clean
- * sessions' ones.
+ * `subscriptions`: the store counts persistent sessions' ones (restored at
+ * start, gone with an expired session); aedes never stores clean sessions'
+ * ones, so `cleanSubscriptions` counts those from events.
  */
-export function defineStoreMetrics (registry: MetricsRegistry, source: () => FigureSource | undefined, now: () => number = Date.now): void {
+export function defineStoreMetrics (registry: MetricsRegistry, source: () => FigureSource | undefined, cleanSubscriptions: () => number, now: () => number = Date.now): void {
   const read = (pick: (f: StoreFigures) => number) => (): number => {
     const figures = source()?.figures()
     return figures === undefined ? 0 : pick(figures)
@@ -33,4 +33,5 @@ export function defineStoreMetrics (registry: MetricsRegistry, source: () => Fig
   defineSysMetric(registry, { ...SYS_METRICS.storeMessageBytes, read: read((f) => f.messageBytes) })
   defineSysMetric(registry, { ...SYS_METRICS.retainedMessages, read: read((f) => f.retained) })
   defineSysMetric(registry, { ...SYS_METRICS.clientsDisconnected, read: read((f) => f.disconnected) })
+  defineSysMetric(registry, { ...SYS_METRICS.subscriptions, read: read((f) => f.subscriptions + cleanSubscriptions()) })
 }

@@ -21,7 +21,7 @@ export const SYS_METRICS = {
   clientsDisconnected: { type: 'gauge', name: 'midge_clients_disconnected', help: 'Persistent sessions (clean session off) whose client is not connected.', sysTopic: 'clients/disconnected' },
   /** Incremented (`inc()`) by the session store when it expires a session. */
   clientsExpired: { type: 'counter', name: 'midge_clients_expired_total', help: 'Persistent sessions removed because they were not resumed in time.', sysTopic: 'clients/expired' },
-  /** default: client subscriptions seen in SUBSCRIBE/UNSUBSCRIBE and session ends. */
+  /** default: client subscriptions seen in SUBSCRIBE/UNSUBSCRIBE and session ends; the nedb store counts the persistent ones. */
   subscriptions: { type: 'gauge', name: 'midge_subscriptions', help: 'Client subscriptions, including those of disconnected persistent sessions.', sysTopic: 'subscriptions/count' },
   /** default: retained publishes seen since start. */
   retainedMessages: { type: 'gauge', name: 'midge_retained_messages', help: 'Retained messages held by the broker.', sysTopic: 'retained messages/count' },

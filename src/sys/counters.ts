@@ -1,5 +1,6 @@
 import type { BrokerEventMap, BrokerEvents, DropReason } from '../core/events.js'
 import type { ClientInfo, Message } from '../core/message.js'
+import { SubscriptionTally } from './subscription-tally.js'
 
 /** Every drop reason the core defines, so each series exists (at 0) from the start. */
 export const DROP_REASONS: readonly DropReason[] = ['expired', 'queue_full', 'max_attempts', 'no_subscribers']
@@ -32,15 +33,18 @@ export class BrokerCounters {
   connects = 0
   /** Persistent sessions whose client is away, by client id. */
   readonly offline = new Set<string>()
-  /** Client subscriptions, including those of offline persistent sessions. */
-  subscriptions = 0
   retainedBytes = 0
+  readonly #subscriptions = new SubscriptionTally()
 
   // A disconnect counts only for a client whose clientReady we saw (aedes can close a client mid-CONNECT).
   readonly #ready = new WeakSet<ClientInfo>()
-  readonly #subs = new Map<string, Set<string>>()
   readonly #retained = new Map<string, number>()
   #detach: (() => void) | undefined
+
+  /** Client subscriptions, including those of offline persistent sessions. */
+  get subscriptions (): number {
+    return this.#subscriptions.count
+  }
 
   get retainedCount (): number {
     return this.#retained.size
@@ -52,10 +56,13 @@ export class BrokerCounters {
       const method = on ? 'on' : 'off'
       events[method]('publish', this.#onPublish)[method]('deliver', this.#onDeliver)[method]('drop', this.#onDrop)
       events[method]('clientReady', this.#onReady)[method]('clientDisconnect', this.#onDisconnect)
-      events[method]('subscribe', this.#onSubscribe)[method]('unsubscribe', this.#onUnsubscribe)
     }
     toggle(true)
-    this.#detach = () => toggle(false)
+    const detachSubscriptions = this.#subscriptions.attach(events)
+    this.#detach = () => {
+      toggle(false)
+      detachSubscriptions()
+    }
   }
 
   detach (): void {
@@ -83,45 +90,12 @@ export class BrokerCounters {
     this.connects++
     if (++this.connected > this.maxConnected) this.maxConnected = this.connected
     this.offline.delete(client.id)
-    // A clean session starts empty [MQTT-3.1.2-6]; a resumed one keeps its subscriptions.
-    if (client.clean) this.#dropSubscriptions(client.id)
   }
 
   readonly #onDisconnect = (client: ClientInfo): void => {
     if (!this.#ready.delete(client)) return
     this.connected--
-    if (client.clean) this.#dropSubscriptions(client.id)
-    else this.offline.add(client.id)
-  }
-
-  readonly #onSubscribe = (subscriptions: BrokerEventMap['subscribe'][0], client: ClientInfo): void => {
-    let filters = this.#subs.get(client.id)
-    for (const { topic, qos } of subscriptions) {
-      if (qos === 128) continue
-      if (filters === undefined) {
-        filters = new Set()
-        this.#subs.set(client.id, filters)
-      }
-      // Subscribing again to a filter replaces the subscription [MQTT-3.8.4-3].
-      if (!filters.has(topic)) {
-        filters.add(topic)
-        this.subscriptions++
-      }
-    }
-  }
-
-  readonly #onUnsubscribe = (topics: readonly string[], client: ClientInfo): void => {
-    const filters = this.#subs.get(client.id)
-    if (filters === undefined) return
-    for (const topic of topics) if (filters.delete(topic)) this.subscriptions--
-    if (filters.size === 0) this.#subs.delete(client.id)
-  }
-
-  #dropSubscriptions (clientId: string): void {
-    const filters = this.#subs.get(clientId)
-    if (filters === undefined) return
-    this.subscriptions -= filters.size
-    this.#subs.delete(clientId)
+    if (!client.clean) this.offline.add(client.id)
   }
 
   #retain (topic: string, bytes: number): void {

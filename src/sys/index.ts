@@ -4,3 +4,4 @@
  */
 export { defineSysMetric, SYS_PREFIX, type SysLabels, type SysMetricSpec, type SysReading, type SysSample } from './sys-metric.js'
 export { SYS_METRICS } from './catalog.js'
+export { SubscriptionTally } from './subscription-tally.js'

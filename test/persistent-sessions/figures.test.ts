@@ -15,7 +15,7 @@ describe('nedb store figures', () => {
     const second = publish('t', 'x'.repeat(20), { qos: 2 })
     await store.outgoingEnqueueCombi(two, second)
     await store.storeRetained({ cmd: 'publish', topic: 'r', payload: Buffer.alloc(5), qos: 0, retain: true })
-    expect(store.figures()).toEqual({ queued: 4, oldestQueuedAt: 1_000, messages: 3, messageBytes: 35, retained: 1, disconnected: 0 })
+    expect(store.figures()).toEqual({ queued: 4, oldestQueuedAt: 1_000, messages: 3, messageBytes: 35, retained: 1, disconnected: 0, subscriptions: 0 })
 
     // a acks the first; b still holds it, so it stays the oldest
     await store.outgoingUpdate({ id: 'a' }, { ...first, messageId: 1 })
@@ -42,20 +42,37 @@ describe('nedb store figures', () => {
 
     now = 9_000
     const { store: reopened } = await openStore(file, { now: () => now })
-    expect(reopened.figures()).toEqual({ queued: 3, oldestQueuedAt: 3_000, messages: 4, messageBytes: 11, retained: 1, disconnected: 2 })
+    expect(reopened.figures()).toEqual({ queued: 3, oldestQueuedAt: 3_000, messages: 4, messageBytes: 11, retained: 1, disconnected: 2, subscriptions: 0 })
   })
 
   test('an expired session leaves the figures and is reported', async () => {
     const expired: string[] = []
     let now = 1_000
     const { store } = await openStore(join(tempDir(), 'sessions.db'), { now: () => now, sessionExpiry: 60, onExpire: (id) => expired.push(id) })
-    await store.addSubscriptions({ id: 'gone' }, [{ topic: 't', qos: 1 }])
+    await store.addSubscriptions({ id: 'gone' }, [{ topic: 't', qos: 1 }, { topic: '\u0000midge/session', qos: 0 }])
     await store.outgoingEnqueueCombi([{ clientId: 'gone' }], publish('t', 'payload'))
     await store.markOffline('gone')
-    expect(store.figures()).toMatchObject({ queued: 1, messages: 1, disconnected: 1 })
+    expect(store.figures()).toMatchObject({ queued: 1, messages: 1, disconnected: 1, subscriptions: 1 })
     now += 60_000
     expect(await store.sweep()).toEqual(['gone'])
     expect(expired).toEqual(['gone'])
-    expect(store.figures()).toEqual({ queued: 0, oldestQueuedAt: undefined, messages: 0, messageBytes: 0, retained: 0, disconnected: 0 })
+    expect(store.figures()).toEqual({ queued: 0, oldestQueuedAt: undefined, messages: 0, messageBytes: 0, retained: 0, disconnected: 0, subscriptions: 0 })
+  })
+
+  test('subscriptions: every filter of every session, not the session marker, after changes and a restart', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const { store } = await openStore(file)
+    await store.addSubscriptions({ id: 'a' }, [{ topic: 'x/#', qos: 1 }, { topic: 'y', qos: 0 }, { topic: '\u0000midge/session', qos: 0 }])
+    await store.addSubscriptions({ id: 'a' }, [{ topic: 'x/#', qos: 2 }]) // replaces, does not add
+    await store.addSubscriptions({ id: 'b' }, [{ topic: 'z/+', qos: 1 }, { topic: 'w', qos: 1 }])
+    expect(store.figures().subscriptions).toBe(4)
+    await store.removeSubscriptions({ id: 'b' }, ['w', 'never-subscribed'])
+    expect(store.figures().subscriptions).toBe(3)
+    await store.destroy()
+
+    const { store: reopened } = await openStore(file)
+    expect(reopened.figures().subscriptions).toBe(3)
+    await reopened.cleanSubscriptions({ id: 'a' })
+    expect(reopened.figures().subscriptions).toBe(1)
   })
 })

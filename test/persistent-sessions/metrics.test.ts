@@ -54,12 +54,13 @@ const expected = {
   midge_retained_messages: 2,
   midge_clients_disconnected: 2,
   midge_clients_expired_total: 0,
+  midge_subscriptions: 2,
 }
 
 async function figures (metricsUrl: string): Promise<Record<string, number | undefined>> {
   const { value } = await scrape(metricsUrl)
   return Object.fromEntries(['midge_session_queued_messages', 'midge_store_messages', 'midge_store_message_bytes', 'midge_retained_messages',
-    'midge_clients_disconnected', 'midge_clients_expired_total', 'midge_store_bytes', 'midge_session_oldest_queued_age_seconds'].map((k) => [k, value(k)]))
+    'midge_clients_disconnected', 'midge_clients_expired_total', 'midge_store_bytes', 'midge_session_oldest_queued_age_seconds', 'midge_subscriptions'].map((k) => [k, value(k)]))
 }
 
 /**
@@ -98,6 +99,15 @@ describe('session store figures in /metrics and $SYS', () => {
     expect(after.midge_session_oldest_queued_age_seconds).toBeGreaterThanOrEqual(before.midge_session_oldest_queued_age_seconds ?? 0)
     expect(after.midge_session_oldest_queued_age_seconds).toBeLessThanOrEqual((Date.now() - t0) / 1000)
 
+    // a clean session's subscriptions count while it is connected, and go with it
+    const passer = await connectClient(second.url, { clientId: 'passer' })
+    await passer.subscribeAsync(['p/1', 'p/2'], { qos: 1 })
+    expect(await figures(second.metricsUrl)).toMatchObject({ midge_subscriptions: 4 })
+    const passerGone = countEvents(second.broker, 'clientDisconnect', 1)
+    await passer.endAsync()
+    await passerGone
+    expect(await figures(second.metricsUrl)).toMatchObject({ midge_subscriptions: 2 })
+
     // a: reconnects and takes its three messages (the broker sees the acks)
     const acked = countEvents(second.broker, 'ack', 3)
     const a = mqtt.connect(second.url, { clientId: 'away-a', clean: false, reconnectPeriod: 0 })
@@ -125,7 +135,7 @@ describe('session store figures in /metrics and $SYS', () => {
     const third = await start(dataDir)
     const compacted = await figures(third.metricsUrl)
     expect(await storeBytesMatchesFile(third.metricsUrl, file)).toBeLessThan(drainedBytes)
-    expect(compacted).toMatchObject({ midge_session_queued_messages: 0, midge_store_messages: 2, midge_retained_messages: 2, midge_clients_disconnected: 2 })
+    expect(compacted).toMatchObject({ midge_session_queued_messages: 0, midge_store_messages: 2, midge_retained_messages: 2, midge_clients_disconnected: 2, midge_subscriptions: 2 })
   })
 
   test('$SYS carries the store figures; an expired session counts in clients/expired and leaves the queue', async () => {
@@ -142,10 +152,12 @@ describe('session store figures in /metrics and $SYS', () => {
 
     await recorder.waitFor('$SYS/broker/midge/sessions/queued', '2')
     await recorder.waitFor('$SYS/broker/clients/disconnected', '1')
+    await recorder.waitFor('$SYS/broker/subscriptions/count', '1')
     // one second offline, the next sweep removes it
     await recorder.waitFor('$SYS/broker/clients/expired', '1')
     await recorder.waitFor('$SYS/broker/midge/sessions/queued', '0')
     await recorder.waitFor('$SYS/broker/clients/disconnected', '0')
+    await recorder.waitFor('$SYS/broker/subscriptions/count', '0')
     await recorder.waitFor('$SYS/broker/midge/sessions/oldest_age', '0')
     await recorder.waitFor('$SYS/broker/midge/store/bytes', (v) => Number(v) > 0)
   })

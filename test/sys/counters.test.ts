@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream'
 import { describe, expect, test } from 'vitest'
+import { BrokerEvents } from '../../src/core/events.js'
+import type { ClientInfo } from '../../src/core/message.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
+import { SubscriptionTally } from '../../src/sys/subscription-tally.js'
 import { connectClient, RawClient } from '../helpers/clients.js'
 import { startBroker } from '../helpers/broker.js'
 import { captureLog } from '../helpers/log-capture.js'
@@ -100,5 +103,41 @@ describe('broker counters fed by events', () => {
     const other = await connectClient(broker.mqttUrl, { clientId: 'stays' })
     expect((await scrape(metricsUrl)).value('midge_clients_connected')).toBe(1)
     await other.endAsync()
+  })
+})
+
+describe('subscription tally', () => {
+  const client = (id: string, clean: boolean): ClientInfo => ({ id, clean }) as unknown as ClientInfo
+
+  test('the late close of a taken-over clean connection takes nothing from its successor', () => {
+    const events = new BrokerEvents()
+    const tally = new SubscriptionTally()
+    tally.attach(events)
+    const old = client('same', true)
+    const successor = client('same', true)
+    events.emit('clientReady', old)
+    events.emit('subscribe', [{ topic: 'a', qos: 1 }], old)
+    events.emit('clientReady', successor)
+    events.emit('subscribe', [{ topic: 'b', qos: 1 }, { topic: 'c', qos: 128 }], successor)
+    events.emit('clientDisconnect', old)
+    expect(tally.count).toBe(1)
+    events.emit('clientDisconnect', successor)
+    expect(tally.count).toBe(0)
+  })
+
+  test('clean sessions only: a persistent session is left to the store', () => {
+    const events = new BrokerEvents()
+    const tally = new SubscriptionTally({ persistent: false })
+    const detach = tally.attach(events)
+    const durable = client('d', false)
+    events.emit('clientReady', durable)
+    events.emit('subscribe', [{ topic: 'a', qos: 1 }], durable)
+    const passer = client('p', true)
+    events.emit('clientReady', passer)
+    events.emit('subscribe', [{ topic: 'a', qos: 1 }, { topic: 'a', qos: 0 }], passer)
+    expect(tally.count).toBe(1)
+    detach()
+    events.emit('clientDisconnect', passer)
+    expect(tally.count).toBe(1)
   })
 })

@@ -62,7 +62,7 @@ export class SessionState {
 
   /** What the store holds now (running counts: no scan). */
   figures (): StoreFigures {
-    return this.tally.figures(this.clock.offlineCount)
+    return this.tally.figures(this.clock.offlineCount, this.subs.filters)
   }
 
   setRetained (packet: StoredPacket): void {
@@ -288,7 +288,7 @@ export class SessionState {
 
   /** Removes everything stored for the client (session expiry). */
   removeSession (clientId: string): { subscriptions: number, queued: number } {
-    const subscriptions = this.subs.records(clientId)?.size ?? 0
+    const subscriptions = this.subs.filterCount(clientId)
     if (this.subs.clean(clientId)) this.writeSubscriptions(clientId)
     const queued = this.cleanQueue(clientId)
     this.cleanIncoming(clientId)

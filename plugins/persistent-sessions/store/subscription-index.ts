@@ -24,10 +24,26 @@ const QlobberSub = require('qlobber/aedes/qlobber-sub.js') as new (options: obje
 /** MQTT topic syntax for qlobber. */
 export const QLOBBER_OPTIONS = { wildcard_one: '+', wildcard_some: '#', separator: '/' } as const
 
+/** A filter no client can send (U+0000 [MQTT-4.7.3-2]): the core's own session marker, not a client's subscription. */
+const isInternal = (filter: string): boolean => filter.startsWith('\u0000')
+
 export class SubscriptionIndex {
   readonly #byClient = new Map<string, Map<string, SubscriptionRecord>>()
   readonly #trie = new QlobberSub(QLOBBER_OPTIONS)
   #clientsCount = 0
+  #filters = 0
+
+  /** Client subscriptions held, over all sessions (internal markers not counted). */
+  get filters (): number {
+    return this.#filters
+  }
+
+  /** Client subscriptions of one session (internal markers not counted). */
+  filterCount (clientId: string): number {
+    let n = 0
+    for (const topic of this.#byClient.get(clientId)?.keys() ?? []) if (!isInternal(topic)) n++
+    return n
+  }
 
   /** Adds or replaces subscriptions; later entries for the same filter win. */
   add (clientId: string, subs: readonly SubscriptionInput[]): void {
@@ -39,6 +55,7 @@ export class SubscriptionIndex {
     }
     for (const sub of subs) {
       const previous = stored.get(sub.topic)
+      if (previous === undefined && !isInternal(sub.topic)) this.#filters++
       const record: SubscriptionRecord = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl }
       // MQTT 5 Subscription Identifier: kept for the client only when present.
       if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier
@@ -59,6 +76,7 @@ export class SubscriptionIndex {
       const previous = stored.get(topic)
       if (previous === undefined) continue
       if (previous.qos > 0) this.#trie.remove(topic, { clientId, topic })
+      if (!isInternal(topic)) this.#filters--
       stored.delete(topic)
     }
     if (stored.size === 0) {
@@ -73,6 +91,7 @@ export class SubscriptionIndex {
     if (stored === undefined) return false
     for (const [topic, sub] of stored) {
       if (sub.qos > 0) this.#trie.remove(topic, { clientId, topic })
+      if (!isInternal(topic)) this.#filters--
     }
     this.#clientsCount--
     this.#byClient.delete(clientId)

@@ -21,6 +21,8 @@ export interface StoreFigures {
   retained: number
   /** Offline clients whose session has something stored (subscriptions, queued messages, QoS 2 state). */
   disconnected: number
+  /** Subscriptions of persistent sessions, online or not. */
+  subscriptions: number
 }
 
 /** Payload size in bytes (a string payload counts as its UTF-8 encoding). */
@@ -62,7 +64,7 @@ export class StoreTally {
     if (this.#bodies.delete(body)) this.#bodyBytes -= body.bytes
   }
 
-  figures (disconnected: number): StoreFigures {
+  figures (disconnected: number, subscriptions: number): StoreFigures {
     const oldest = this.#bodies.values().next().value
     return {
       queued: this.queued,
@@ -71,6 +73,7 @@ export class StoreTally {
       messageBytes: this.#retainedBytes + this.#bodyBytes,
       retained: this.#retained,
       disconnected,
+      subscriptions,
     }
   }
 }
