@@ -70,7 +70,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const id = config.id ?? randomUUID()
   const startedAt = Date.now()
   const hooks = new HookRegistry()
-  const events = new BrokerEvents()
+  const events = new BrokerEvents((event, err) => { log.error({ err, event }, 'a broker event listener threw; the broker goes on') })
   const metrics = createMetricsRegistry()
   const routes = new HttpRoutes()
   const gate = new ConnectionGate(config.limits.maxConnections, (refusal) => { log.debug(refusal, 'connection refused') })

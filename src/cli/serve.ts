@@ -71,8 +71,6 @@ export async function runServer (options: { file?: string | undefined, overrides
     process.stderr.write(`midge: ${message}\n`)
     process.exit(configError !== undefined ? EXIT_CONFIG : EXIT_RUNTIME)
   }
-  const started = broker
-  started.on('error', (err) => started.log.error({ err }, 'broker error'))
   if (stopRequested !== undefined) {
     const signal = stopRequested
     stopRequested = undefined

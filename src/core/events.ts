@@ -42,35 +42,75 @@ export interface BrokerEventMap {
 }
 
 type Listener<K extends keyof BrokerEventMap> = (...args: BrokerEventMap[K]) => void
+type AnyListener = (...args: unknown[]) => void
 
-/** Typed event bus; a thin layer over EventEmitter. */
+/** Where a listener's exception goes (the broker's logger). */
+export type ListenerErrorReport = (event: keyof BrokerEventMap, err: unknown) => void
+
+/**
+ * Typed event bus; a thin layer over EventEmitter. Listeners observe: one
+ * that throws is reported and the broker goes on (the others still run). The
+ * events are emitted from inside aedes's packet handling, where an exception
+ * would end the process or the connection. An `error` event nobody listens
+ * to is not thrown either: every error is logged where it arises.
+ */
 export class BrokerEvents {
   readonly #emitter = new EventEmitter({ captureRejections: false })
+  readonly #report: ListenerErrorReport
+  /** Each listener's guarded wrapper, per event, so `off` finds it. */
+  readonly #guarded = new WeakMap<AnyListener, Map<keyof BrokerEventMap, AnyListener>>()
 
-  constructor () {
+  constructor (report: ListenerErrorReport = () => {}) {
     this.#emitter.setMaxListeners(100)
+    this.#report = report
   }
 
   on<K extends keyof BrokerEventMap> (event: K, listener: Listener<K>): this {
-    this.#emitter.on(event, listener as (...args: unknown[]) => void)
+    this.#emitter.on(event, this.#guard(event, listener as AnyListener))
     return this
   }
 
   off<K extends keyof BrokerEventMap> (event: K, listener: Listener<K>): this {
-    this.#emitter.off(event, listener as (...args: unknown[]) => void)
+    const guarded = this.#guarded.get(listener as AnyListener)?.get(event)
+    if (guarded !== undefined) this.#emitter.off(event, guarded)
     return this
   }
 
   once<K extends keyof BrokerEventMap> (event: K, listener: Listener<K>): this {
-    this.#emitter.once(event, listener as (...args: unknown[]) => void)
-    return this
+    const once = (...args: BrokerEventMap[K]): void => {
+      this.off(event, once)
+      listener(...args)
+    }
+    return this.on(event, once)
   }
 
   emit<K extends keyof BrokerEventMap> (event: K, ...args: BrokerEventMap[K]): boolean {
+    if (event === 'error' && this.#emitter.listenerCount('error') === 0) return false
     return this.#emitter.emit(event, ...args)
   }
 
   listenerCount (event: keyof BrokerEventMap): number {
     return this.#emitter.listenerCount(event)
+  }
+
+  #guard (event: keyof BrokerEventMap, listener: AnyListener): AnyListener {
+    let byEvent = this.#guarded.get(listener)
+    if (byEvent === undefined) {
+      byEvent = new Map()
+      this.#guarded.set(listener, byEvent)
+    }
+    let guarded = byEvent.get(event)
+    if (guarded === undefined) {
+      const report = this.#report
+      guarded = function (this: unknown, ...args: unknown[]): void {
+        try {
+          listener.apply(this, args)
+        } catch (err) {
+          report(event, err)
+        }
+      }
+      byEvent.set(event, guarded)
+    }
+    return guarded
   }
 }

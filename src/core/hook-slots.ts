@@ -167,7 +167,14 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     let out = forward.apply(client as unknown as ForwardClient, packet as unknown as ForwardPacket) as unknown as AedesPublishPacket | null
     if (out === null) return null
     for (const fn of hooks.chain('authorizeForward')) {
-      const answer = fn(info, out as unknown as OutboundPublish)
+      let answer: OutboundPublish | null | undefined
+      try {
+        answer = fn(info, out as unknown as OutboundPublish)
+      } catch (err) {
+        // aedes calls this inside its delivery: a throw would end the process. Withheld, as a deny.
+        log.error({ err, clientId: info.id, topic: packet.topic }, 'authorizeForward hook failed; the delivery is withheld')
+        return null
+      }
       if (answer === null) return null
       if (answer !== undefined) out = answer as unknown as AedesPublishPacket
     }
