@@ -17,6 +17,7 @@ import { InboundQos2 } from './spec-qos2-inbound.js'
 import { Resends } from './spec-resend.js'
 import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
+import { grantedQos, type ForwardClient } from './spec-forward.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
 
 /**
@@ -52,6 +53,8 @@ type DeliverFn = (packet: AedesPublishPacket, done: () => void) => void
  */
 type DeliveringClient = Client & {
   deliverQoS(packet: AedesPublishPacket, done: () => void): void
+  deliver0(packet: AedesPublishPacket, done: () => void): void
+  subscriptions: ForwardClient['subscriptions']
   duplicates: Record<string, number | undefined>
 }
 
@@ -75,6 +78,25 @@ type AedesInternals = Omit<Aedes, 'publish'> & {
 }
 
 function noop (): void {}
+
+/**
+ * [MQTT-3.3.5-1] one copy at the highest QoS of the overlapping subscriptions.
+ * aedes delivers one copy per client, through whichever matching subscription
+ * its emitter calls first; a QoS 0 one delivers through `deliver0`, which
+ * forces QoS 0 after `authorizeForward` has counted the message as QoS 1/2.
+ * So with `dev/#` at QoS 0 and `dev/cmd` at QoS 2 the commands arrived at
+ * QoS 0, were never acknowledged, and after `mqtt.maxInflight` of them the
+ * inflight window sent the client no QoS 1/2 message any more. A QoS 1/2
+ * message that a QoS 1/2 subscription of the client also matches is left to
+ * that subscription (its call comes in the same routing).
+ */
+function deliverOverlapsAtTheirQos (client: DeliveringClient): void {
+  const deliver0 = client.deliver0
+  client.deliver0 = (packet, done) => {
+    if (packet.qos > 0 && grantedQos(client.subscriptions, packet.topic, 1) > 0) setImmediate(done)
+    else deliver0(packet, done)
+  }
+}
 
 export class AedesAdapter {
   readonly #aedes: Aedes
@@ -137,6 +159,7 @@ export class AedesAdapter {
     guardWire(stream, this.#wire, meta.listener)
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
+    deliverOverlapsAtTheirQos(client as DeliveringClient)
     return this.clients.attach(client, meta)
   }
 

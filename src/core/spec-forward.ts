@@ -74,6 +74,10 @@ export class ForwardRules {
       packet.dup = qos > 0 && packet.dup
       return packet
     }
+    // aedes then lowers a live delivery to the QoS of a subscription to the topic itself: say so
+    // here, so every later hook (the inflight window counts QoS 1/2) sees the QoS that goes out.
+    const exact = client.subscriptions[packet.topic]
+    if (exact !== undefined && exact.qos < qos) qos = exact.qos as QoS
     // [MQTT-3.3.1-3] a new delivery never copies the incoming DUP.
     if (qos === packet.qos && !packet.dup) return packet
     return { ...packet, qos, dup: false }
