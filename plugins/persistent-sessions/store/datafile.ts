@@ -4,6 +4,7 @@ import Datastore from 'nedb-promises'
 import type { Logger } from 'pino'
 import { BrokerError } from '../../../src/errors.js'
 import { escapeLineBreaks, type StoreDoc } from './codec.js'
+import { lockDatafile } from './dir-lock.js'
 import { StoreCorruptError, StoreUnavailableError } from './errors.js'
 import { checkDatafile, cutTornTail, looksLikeDocument } from './integrity.js'
 import type { BatchSink } from './write-batcher.js'
@@ -54,6 +55,8 @@ export class Datafile {
   #queue: Promise<void> = Promise.resolve()
   #compacting: Promise<void> | undefined
   #closed = false
+  /** Releases `<file>.lock` (see dir-lock.ts). */
+  #unlock: (() => Promise<void>) | undefined
 
   constructor (filename: string | undefined, log: Logger) {
     this.filename = filename
@@ -74,8 +77,11 @@ export class Datafile {
     const filename = this.filename
     if (filename === undefined) return []
     try {
+      this.#unlock = await lockDatafile(filename)
       return await this.#load(filename)
     } catch (err) {
+      await this.#unlock?.()
+      this.#unlock = undefined
       if (err instanceof BrokerError) throw err
       const { code, syscall } = err as NodeJS.ErrnoException
       // the data directory or file cannot be used (a file in the way, read-only, full, no permission)
@@ -144,6 +150,8 @@ export class Datafile {
       await this.#handle?.close()
       this.#handle = undefined
     })
+    await this.#unlock?.()
+    this.#unlock = undefined
   }
 
   #append (docs: readonly StoreDoc[], removed: readonly string[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { NedbPersistence } from './nedb-persistence.js'
 import { createRedisStore } from './redis-store.js'
@@ -57,7 +57,8 @@ export async function createStore (spec: StoreSpec): Promise<BuiltStore> {
   switch (spec.kind) {
     case 'nedb': {
       const store = new NedbPersistence({
-        filename: join(spec.dataDir, DATAFILE),
+        // resolved now: a relative dataDir must not follow a later process.chdir()
+        filename: resolve(spec.dataDir, DATAFILE),
         sessionExpiry: spec.sessionExpiry,
         maxQueued: spec.maxQueued,
         compactInterval: spec.compactInterval,

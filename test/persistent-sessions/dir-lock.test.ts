@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, onTestFinished, test } from 'vitest'
+import { createBroker } from '../../src/broker.js'
+import { StoreUnavailableError } from '../../plugins/persistent-sessions/index.js'
+import { tempDir } from './helpers.js'
+
+/**
+ * Two brokers on one data directory each kept their own view and appended to
+ * one file; the first compaction rewrote it with one view and the other's
+ * sessions were gone. The second one is refused now.
+ */
+const start = (dataDir: string) => createBroker({ logLevel: 'silent', dataDir, listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }], sys: { interval: 0 } })
+
+describe('one broker per data directory', () => {
+  test('a second broker in the same process is refused, naming the directory; free again once the first closes', async () => {
+    const dataDir = tempDir()
+    const first = await start(dataDir)
+    onTestFinished(() => first.close())
+    const err = await start(dataDir).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StoreUnavailableError)
+    expect(String((err as Error).message)).toContain(join(dataDir, 'sessions.db'))
+    expect(String((err as Error).message)).toContain('in use by another broker in this process')
+    await first.close()
+    expect(existsSync(join(dataDir, 'sessions.db.lock'))).toBe(false)
+    const again = await start(dataDir)
+    await again.close()
+  })
+
+  test('a live process\'s lock refuses; the lock of a process that is gone (kill -9) is taken over', async () => {
+    const dataDir = tempDir()
+    const lock = join(dataDir, 'sessions.db.lock')
+    const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    onTestFinished(() => { sleeper.kill('SIGKILL') })
+    await new Promise((resolve) => sleeper.once('spawn', resolve))
+    writeFileSync(lock, `${sleeper.pid}\n`)
+    const err = await start(dataDir).catch((e: unknown) => e)
+    expect(String((err as Error).message)).toContain(`in use by process ${sleeper.pid}`)
+    sleeper.kill('SIGKILL')
+    await new Promise((resolve) => sleeper.once('exit', resolve))
+    const broker = await start(dataDir)
+    await broker.close()
+  })
+})
