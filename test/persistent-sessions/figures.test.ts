@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { openStore, publish, tempDir } from './helpers.js'
@@ -74,5 +75,29 @@ describe('nedb store figures', () => {
     expect(reopened.figures().subscriptions).toBe(3)
     await reopened.cleanSubscriptions({ id: 'a' })
     expect(reopened.figures().subscriptions).toBe(1)
+  })
+})
+
+describe('$SYS retained messages', () => {
+  test('are retained in memory only: never written to the datafile, gone after a restart; other retained messages are kept', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const { store } = await openStore(file)
+    for (let tick = 0; tick < 3; tick++) {
+      await store.storeRetained({ cmd: 'publish', topic: '$SYS/broker/uptime', payload: Buffer.from(`${tick} seconds`), qos: 0, retain: true })
+    }
+    await store.storeRetained({ cmd: 'publish', topic: 'site/status', payload: Buffer.from('up'), qos: 0, retain: true })
+    const sys: unknown[] = []
+    for await (const p of store.createRetainedStream('$SYS/#')) sys.push((p as { payload: Buffer }).payload.toString())
+    expect(sys).toEqual(['2 seconds'])
+    expect(store.figures().retained).toBe(2)
+    await store.destroy()
+    expect(readFileSync(file, 'utf8')).not.toContain('$SYS')
+
+    const { store: reopened } = await openStore(file)
+    const topics: string[] = []
+    for await (const p of reopened.createRetainedStream('#')) topics.push((p as { topic: string }).topic)
+    for await (const p of reopened.createRetainedStream('$SYS/#')) topics.push((p as { topic: string }).topic)
+    expect(topics).toEqual(['site/status'])
+    await reopened.destroy()
   })
 })

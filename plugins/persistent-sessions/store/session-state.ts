@@ -37,6 +37,9 @@ export interface StateOptions {
 
 export const docId = (w: number): string => w.toString(36)
 
+/** The document id of a retained message kept in memory only (`$SYS`): never written, never removed. */
+const VOLATILE = ''
+
 export class SessionState {
   readonly retained = new Map<string, Stored>()
   readonly subs = new SubscriptionIndex()
@@ -68,7 +71,7 @@ export class SessionState {
   setRetained (packet: StoredPacket): void {
     const topic = String(packet.topic)
     const previous = this.retained.get(topic)
-    if (previous !== undefined) this.#w.del(previous.docId)
+    if (previous !== undefined && previous.docId !== VOLATILE) this.#w.del(previous.docId)
     const before = previous === undefined ? undefined : payloadBytes(previous.packet)
     // An empty payload clears the retained message [MQTT-3.3.1-10].
     if (packet.payload === undefined || packet.payload.length === 0) {
@@ -76,8 +79,10 @@ export class SessionState {
       this.tally.retain(before, undefined)
       return
     }
-    const id = docId(this.#w.next())
-    this.#w.put({ _id: id, t: 'r', p: encodePacket(packet) })
+    // $SYS figures are republished every tick: written, they cost a line each per tick (flash wear on a
+    // gateway) for values that are stale after a restart anyway. They stay retained in memory only.
+    const id = topic.startsWith('$SYS/') ? VOLATILE : docId(this.#w.next())
+    if (id !== VOLATILE) this.#w.put({ _id: id, t: 'r', p: encodePacket(packet) })
     this.retained.set(topic, { packet, docId: id })
     this.tally.retain(before, payloadBytes(packet))
   }
