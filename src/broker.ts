@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { DestinationStream, Logger } from 'pino'
 import aedesPersistence from 'aedes-persistence'
 import { builtinPlugins, type BuiltinPluginName } from './builtin-plugins.js'
-import { validateConfig } from './config/load.js'
+import { isValidatedConfig, validateConfig } from './config/load.js'
 import type { BrokerConfig, BrokerConfigInput, ListenerConfig } from './config/schema.js'
 import { AedesAdapter } from './core/aedes-adapter.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
@@ -65,7 +65,7 @@ export interface Broker {
  * start aedes on the chosen store and emitter, then bind the listeners.
  */
 export async function createBroker (input: BrokerConfigInput | Readonly<BrokerConfig> = {}, options: BrokerOptions = {}): Promise<Broker> {
-  const config = Object.isFrozen(input) ? input as Readonly<BrokerConfig> : validateConfig(input)
+  const config = isValidatedConfig(input) ? input : validateConfig(input)
   const log = options.logger ?? createLogger({ level: config.logLevel, pretty: config.logPretty, destination: options.logDestination })
   const id = config.id ?? randomUUID()
   const startedAt = Date.now()
@@ -85,10 +85,17 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   let listeners: RunningListener[] = []
   let httpListeners: RunningListener[] = []
   let ready = false
+  /** Streams given to `attach()`: one that never sent CONNECT is no aedes client, and would outlive close(). */
+  const attached = new Set<Duplex>()
 
   const running = (): AedesAdapter => {
     if (adapter === undefined) throw new BrokerError('ERR_NOT_STARTED', 'the broker is not started yet: use onStart() for work that needs it')
     return adapter
+  }
+  /** The running broker, for its public API: after close() every call is refused with one error. */
+  const open = (): AedesAdapter => {
+    if (closing !== undefined) throw new BrokerError('ERR_BROKER_CLOSED', 'the broker is closed')
+    return running()
   }
   const stats = (): BrokerStats => ({ ...gate.stats(), connectedClients: adapter?.connectedClients ?? 0, uptimeMs: Date.now() - startedAt })
 
@@ -124,7 +131,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   routes.add('/health', () => ({ status: 200, contentType: 'application/json', body: JSON.stringify({ status: 'ok', uptimeMs: Date.now() - startedAt }) + '\n' }))
   routes.add('/ready', () => ready
     ? { status: 200, contentType: 'application/json', body: '{"status":"ready"}\n' }
-    : { status: 503, contentType: 'application/json', body: '{"status":"starting"}\n' })
+    : { status: 503, contentType: 'application/json', body: closing === undefined ? '{"status":"starting"}\n' : '{"status":"stopping"}\n' })
 
   const entries: PluginEntry[] = [...builtinPlugins(config, options.omitBuiltins), ...(options.plugins ?? []).map(toEntry)]
   let closing: Promise<void> | undefined
@@ -137,6 +144,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       await host.closeAll()
       await adapter?.close()
       gate.destroyAll()
+      for (const stream of attached) stream.destroy()
       await mqttClosed
       await Promise.all(httpListeners.map((l) => l.close()))
       log.info({ brokerId: id }, 'broker closed')
@@ -181,11 +189,16 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
     log,
     metrics,
     addresses: () => listeners.map((l) => ({ ...l.address })),
-    publish: (message) => running().publish(message),
-    subscribe: (filter, handler) => running().subscribe(filter, handler),
+    publish: async (message) => { await open().publish(message) },
+    subscribe: async (filter, handler) => await open().subscribe(filter, handler),
     on (event, listener) { events.on(event, listener); return this },
     off (event, listener) { events.off(event, listener); return this },
-    attach: (stream, name = 'stream') => running().handle(stream, { listener: name, remoteAddress: undefined }),
+    attach: (stream, name = 'stream') => {
+      const client = open().handle(stream, { listener: name, remoteAddress: undefined })
+      attached.add(stream)
+      stream.once('close', () => { attached.delete(stream) })
+      return client
+    },
     stats,
     close,
   }

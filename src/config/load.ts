@@ -46,7 +46,17 @@ export function validateConfig (input: unknown): Readonly<BrokerConfig> {
       return [{ path: formatPath(issue.path), message: describeIssue(issue, issue.path.at(-1)) }]
     }))
   }
-  return deepFreeze(result.data)
+  const config = deepFreeze(result.data)
+  validated.add(config)
+  return config
+}
+
+/** Configs `validateConfig` returned: passed again (e.g. the CLI's to createBroker), they need no second pass. */
+const validated = new WeakSet<object>()
+
+/** Whether `input` came from `validateConfig` (a frozen object of the user's own is not: it is validated). */
+export function isValidatedConfig (input: unknown): input is Readonly<BrokerConfig> {
+  return typeof input === 'object' && input !== null && validated.has(input)
 }
 
 function readConfigFile (file: string): Json {

@@ -1,0 +1,48 @@
+import { Duplex } from 'node:stream'
+import { describe, expect, test } from 'vitest'
+import { createBroker } from '../../src/broker.js'
+import { ConfigError } from '../../src/errors.js'
+import { definePlugin } from '../../src/core/plugin-api.js'
+import { startBroker } from '../helpers/broker.js'
+
+/** What a gateway that embeds midge sees around start and close. */
+describe('embedding: start and close', () => {
+  test('a frozen config of the user\'s own is validated like any other (it was taken as already valid)', async () => {
+    const broker = await createBroker(Object.freeze({ logLevel: 'silent' as const, listeners: [{ type: 'mqtt' as const, host: '127.0.0.1', port: 0 }], sessions: { store: 'memory' as const } }))
+    expect(broker.config.mqtt.maxInflight).toBe(20)
+    await broker.close()
+    await expect(createBroker(Object.freeze({ logLevel: 'loud' }) as never)).rejects.toBeInstanceOf(ConfigError)
+  })
+
+  test('after close(), publish, subscribe and attach are refused with ERR_BROKER_CLOSED', async () => {
+    const broker = await startBroker()
+    await broker.close()
+    await expect(broker.publish({ topic: 'a', payload: 'x' })).rejects.toMatchObject({ code: 'ERR_BROKER_CLOSED' })
+    await expect(broker.subscribe('a', () => {})).rejects.toMatchObject({ code: 'ERR_BROKER_CLOSED' })
+    expect(() => broker.attach(new Duplex({ read () {}, write (_c, _e, done) { done() } }))).toThrow(expect.objectContaining({ code: 'ERR_BROKER_CLOSED' }))
+  })
+
+  test('close() ends an attached stream that never sent CONNECT (its connect timer kept the process alive)', async () => {
+    const broker = await startBroker()
+    const stream = new Duplex({ read () {}, write (_c, _e, done) { done() } })
+    broker.attach(stream, 'idle')
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()))
+    await broker.close()
+    await closed
+    expect(stream.destroyed).toBe(true)
+  })
+
+  test('/ready answers 503 "stopping" while the broker closes', async () => {
+    let release: (() => void) | undefined
+    const slow = definePlugin({ name: 'slow-close', register (api) { api.onClose(() => new Promise<void>((resolve) => { release = resolve })) } })
+    const broker = await startBroker({ listeners: [{ type: 'http', host: '127.0.0.1', port: 0 }] }, { plugins: [slow] })
+    const url = `${broker.addresses().find((a) => a.type === 'http')?.url ?? ''}/ready`
+    expect((await fetch(url)).status).toBe(200)
+    const closing = broker.close()
+    const res = await fetch(url)
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({ status: 'stopping' })
+    release?.()
+    await closing
+  })
+})
