@@ -6,6 +6,7 @@ import { builtinPlugins, type BuiltinPluginName } from './builtin-plugins.js'
 import { isValidatedConfig, validateConfig } from './config/load.js'
 import type { BrokerConfig, BrokerConfigInput, ListenerConfig } from './config/schema.js'
 import { AedesAdapter } from './core/aedes-adapter.js'
+import { logDrops } from './core/drop-log.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
 import { HookRegistry } from './core/hooks.js'
 import type { ClientInfo, Message } from './core/message.js'
@@ -72,6 +73,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const hooks = new HookRegistry()
   const events = new BrokerEvents((event, err) => { log.error({ err, event }, 'a broker event listener threw; the broker goes on') })
   const metrics = createMetricsRegistry()
+  logDrops(events, log)
   const routes = new HttpRoutes()
   const gate = new ConnectionGate(config.limits.maxConnections, (refusal) => { log.debug(refusal, 'connection refused') })
   const host = new PluginHost(log)
