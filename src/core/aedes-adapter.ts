@@ -245,7 +245,13 @@ export class AedesAdapter {
   /** Subscribe the broker itself; the returned function unsubscribes. */
   async subscribe (filter: string, handler: (message: Message) => void | Promise<void>): Promise<() => Promise<void>> {
     const log = this.#log
+    // [MQTT-4.7.2-1] as for clients: a filter starting with a wildcard matches no `$` topic (aedes's emitter does)
+    const leadingWildcard = filter.startsWith('#') || filter.startsWith('+')
     const deliver: DeliverFn = (packet, done) => {
+      if (leadingWildcard && packet.topic.startsWith('$')) {
+        done()
+        return
+      }
       let result: void | Promise<void>
       try {
         result = handler(packet as unknown as Message)

@@ -46,3 +46,20 @@ describe('embedding: start and close', () => {
     await closing
   })
 })
+
+describe('embedding: in-process subscribers', () => {
+  test('[MQTT-4.7.2-1] `#` and `+/…` see no `$` topic (aedes\'s own $SYS/<id>/... reached them); `$SYS/#` does', async () => {
+    const broker = await startBroker()
+    const all: string[] = []
+    const plus: string[] = []
+    const sys: string[] = []
+    await broker.subscribe('#', (m) => { all.push(m.topic) })
+    await broker.subscribe('+/x', (m) => { plus.push(m.topic) })
+    await broker.subscribe('$SYS/#', (m) => { sys.push(m.topic) })
+    await broker.publish({ topic: '$SYS/probe/x', payload: 'sys' })
+    await broker.publish({ topic: 'a/x', payload: 'user' })
+    expect(all).toEqual(['a/x'])
+    expect(plus).toEqual(['a/x'])
+    expect(sys).toContain('$SYS/probe/x')
+  })
+})
