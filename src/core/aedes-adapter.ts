@@ -316,6 +316,20 @@ export class AedesAdapter {
     // connection closed and clientDisconnect went out: every listener would then count a client that
     // is gone for good. Such a late clientReady is not passed on.
     const disconnected = new WeakSet<Client>()
+    /** Why a connection ended, for its disconnect line (aedes's event says nothing). */
+    const endings = new WeakMap<Client, string>()
+    const registry = aedes as unknown as { clients: Record<string, Client | undefined>, registerClient(client: Client): void }
+    const register = registry.registerClient.bind(aedes)
+    registry.registerClient = (client: Client) => {
+      const older = registry.clients[client.id]
+      if (older !== undefined && older !== client) {
+        // [MQTT-3.1.4-2] aedes closes the older connection; an operator wants to see who replaced whom
+        endings.set(older, 'taken over by a new connection with the same client id')
+        const [now, before] = [info(client), info(older)]
+        log.info({ clientId: client.id, listener: now.listener, remoteAddress: now.remoteAddress, previousRemoteAddress: before.remoteAddress }, 'client id taken over: closing the older connection')
+      }
+      register(client)
+    }
     aedes.on('clientReady', (client) => {
       const c = info(client)
       if (disconnected.has(client)) {
@@ -327,11 +341,15 @@ export class AedesAdapter {
     })
     aedes.on('clientDisconnect', (client) => {
       disconnected.add(client)
-      log.info({ clientId: client.id }, 'client disconnected')
+      const c = info(client)
+      const reason = endings.get(client) ?? ((client as { _disconnected?: boolean })._disconnected === true ? 'DISCONNECT' : 'connection closed')
+      log.info({ clientId: client.id, listener: c.listener, remoteAddress: c.remoteAddress, reason }, 'client disconnected')
       events.emit('clientDisconnect', info(client))
     })
     aedes.on('clientError', (client, err) => {
-      log.debug({ clientId: client.id, err: err.message }, 'client error')
+      const c = info(client)
+      if (!endings.has(client)) endings.set(client, `error: ${err.message}`)
+      log.debug({ clientId: client.id, listener: c.listener, remoteAddress: c.remoteAddress, err: err.message }, 'client error')
       events.emit('clientError', info(client), err)
     })
     aedes.on('connectionError', (client, err) => {
@@ -339,7 +357,9 @@ export class AedesAdapter {
       events.emit('clientError', undefined, err)
     })
     aedes.on('keepaliveTimeout', (client) => {
-      log.info({ clientId: client.id }, 'keepalive timeout')
+      endings.set(client, 'keepalive timeout')
+      const c = info(client)
+      log.info({ clientId: client.id, listener: c.listener, remoteAddress: c.remoteAddress }, 'keepalive timeout')
     })
     aedes.on('publish', (packet, client) => {
       events.emit('publish', packet as unknown as Message, client === null ? undefined : info(client))
