@@ -87,6 +87,8 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   let listeners: RunningListener[] = []
   let httpListeners: RunningListener[] = []
   let ready = false
+  /** Conditions of /ready that plugins added (`addReadinessCheck`). */
+  const readinessChecks: Array<{ name: string, check: () => string | undefined }> = []
   /** Streams given to `attach()`: one that never sent CONNECT is no aedes client, and would outlive close(). */
   const attached = new Set<Duplex>()
 
@@ -118,6 +120,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       clientOf: (storeClient) => adapter?.clientOf(storeClient),
       stats,
       addHttpRoute: (path, route) => routes.add(path, route),
+      addReadinessCheck: (name, check) => { readinessChecks.push({ name: `${plugin.name}/${name}`, check }) },
       usePersistence: (factory, options = {}) => {
         onlyDuringRegister('usePersistence')
         persistenceFactory = factory
@@ -131,9 +134,16 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   }
 
   routes.add('/health', () => ({ status: 200, contentType: 'application/json', body: JSON.stringify({ status: 'ok', uptimeMs: Date.now() - startedAt }) + '\n' }))
-  routes.add('/ready', () => ready
-    ? { status: 200, contentType: 'application/json', body: '{"status":"ready"}\n' }
-    : { status: 503, contentType: 'application/json', body: closing === undefined ? '{"status":"starting"}\n' : '{"status":"stopping"}\n' })
+  routes.add('/ready', () => {
+    if (!ready) return { status: 503, contentType: 'application/json', body: closing === undefined ? '{"status":"starting"}\n' : '{"status":"stopping"}\n' }
+    const failing: Record<string, string> = {}
+    for (const { name, check } of readinessChecks) {
+      const reason = check()
+      if (reason !== undefined) failing[name] = reason
+    }
+    if (Object.keys(failing).length === 0) return { status: 200, contentType: 'application/json', body: '{"status":"ready"}\n' }
+    return { status: 503, contentType: 'application/json', body: JSON.stringify({ status: 'degraded', failing }) + '\n' }
+  })
 
   const entries: PluginEntry[] = [...builtinPlugins(config, options.omitBuiltins), ...(options.plugins ?? []).map(toEntry)]
   let closing: Promise<void> | undefined

@@ -34,7 +34,11 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
     const log = broker.log
     let tracker: SessionTracker | undefined
     let nedb: NedbPersistence | undefined
+    let health: () => string | undefined = () => undefined
     const expired = defineSysMetric(broker.metrics, SYS_METRICS.clientsExpired)
+    defineSysMetric(broker.metrics, { ...SYS_METRICS.storeUp, read: () => health() === undefined ? 1 : 0 })
+    // QoS 1/2 publishes to persistent sessions are not acknowledged while the store cannot write
+    broker.addReadinessCheck('store', () => health())
     if (opts.store === 'nedb') {
       const clean = new SubscriptionTally({ persistent: false })
       clean.attach(broker.events)
@@ -61,6 +65,7 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
       })
       tracker = built.tracker
       nedb = built.nedb
+      health = built.health
       return built.persistence
     // Said, not guessed: nedb (a file) and redis (a server) outlive a crash of this process.
     }, { durable: opts.store !== 'memory' })

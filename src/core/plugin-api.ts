@@ -86,6 +86,12 @@ export interface BrokerApi {
   stats(): BrokerStats
   /** Serve `path` on every `http` listener (e.g. `/metrics`). */
   addHttpRoute(path: string, route: HttpRoute): void
+  /**
+   * A condition of `/ready`: `check` returns why the broker should not get
+   * traffic now (e.g. its store cannot write), or undefined when all is well.
+   * Called on every `/ready` request: keep it a field read.
+   */
+  addReadinessCheck(name: string, check: () => string | undefined): void
   /** Replace the session store. Only valid during `register`. */
   usePersistence(factory: PersistenceFactory, options?: PersistenceOptions): void
   /**

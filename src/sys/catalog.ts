@@ -47,6 +47,8 @@ export const SYS_METRICS = {
   groupOldestAge: { type: 'gauge', name: 'midge_group_oldest_queued_age_seconds', help: 'Age of the oldest message waiting in each group queue.', labelNames: ['group'], sysTopic: 'midge/groups/<group>/oldest_age' },
   /** Owner: queue groups. */
   groupDelivered: { type: 'counter', name: 'midge_group_delivered_total', help: 'Messages handed to a member, per queue group.', labelNames: ['group'], sysTopic: 'midge/groups/<group>/delivered' },
+  /** Owner: the session store. 1 while it takes writes, 0 while they fail (full disk, Redis away). */
+  storeUp: { type: 'gauge', name: 'midge_store_up', help: 'Whether the session store takes writes now (1) or they fail (0).', sysTopic: 'midge/store/up' },
   /** Owner: the session store. Size of its files on disk. */
   storeBytes: { type: 'gauge', name: 'midge_store_bytes', help: 'Size of the session store on disk.', sysTopic: 'midge/store/bytes' },
 } as const satisfies Record<string, SysMetricSpec<string>>

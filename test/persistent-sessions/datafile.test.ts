@@ -150,9 +150,12 @@ describe('nedb store: the datafile midge writes', () => {
     }
     expect(acked.length).toBeGreaterThan(100)
     expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true)
+    // what /ready and midge_store_up read
+    expect(store.writeFailure).toBe('EFBIG')
     await enqueue() // room again
     expect(capture.lines.filter((l) => String(l.msg).includes('session store write failed'))).toHaveLength(1)
     await capture.waitFor('session store writes work again')
+    expect(store.writeFailure).toBeUndefined()
     await store.destroy()
 
     const { store: again } = await openStore(file)

@@ -85,6 +85,30 @@ describe.skipIf(!redisInstalled())('sessions.store redis: slow or missing redis'
   })
 })
 
+describe.skipIf(!redisInstalled())('sessions.store redis: readiness while redis is away', () => {
+  test('/ready answers 503 degraded and midge_store_up reads 0 while redis is unreachable; both recover', async () => {
+    const redis = await startRedis()
+    onTestFinished(() => redis.stop())
+    const capture = captureLog()
+    const { broker } = await brokerOnRedis(redis.url(4), { listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }, { type: 'http', host: '127.0.0.1', port: 0 }] }, { logger: capture.log })
+    const http = broker.addresses().find((a) => a.type === 'http')?.url ?? ''
+    const probe = async (): Promise<{ status: number, body: unknown, up: string | undefined }> => {
+      const ready = await fetch(`${http}/ready`)
+      const metrics = await (await fetch(`${http}/metrics`)).text()
+      return { status: ready.status, body: await ready.json(), up: /^midge_store_up (\d)$/m.exec(metrics)?.[1] }
+    }
+    expect(await probe()).toEqual({ status: 200, body: { status: 'ready' }, up: '1' })
+    await redis.kill()
+    await capture.waitFor('session store unreachable')
+    const down = await probe()
+    expect(down).toMatchObject({ status: 503, body: { status: 'degraded' }, up: '0' })
+    expect(JSON.stringify(down.body)).toMatch(/persistent-sessions\/store.*unreachable/)
+    await redis.revive()
+    await capture.waitFor('session store reachable again')
+    expect(await probe()).toEqual({ status: 200, body: { status: 'ready' }, up: '1' })
+  })
+})
+
 describe('sessions.store redis: no redis at start', () => {
   test('the store gives up after its start timeout with one line naming the host and the cause', async () => {
     const port = await freePort() // nothing listens there

@@ -18,6 +18,8 @@ const SYS_TOPICS = [
   'subscriptions/count', 'retained messages/count', 'store/messages/count', 'messages/stored', 'store/messages/bytes',
   'midge/dead_letters/expired', 'midge/dead_letters/queue_full', 'midge/dead_letters/max_attempts', 'midge/dead_letters/no_subscribers',
   'midge/connections/refused',
+  // the session store taking writes (1) or not (0)
+  'midge/store/up',
   // the inflight window's figure, under midge's name and Mosquitto's
   'midge/inflight', 'messages/inflight',
 ].map((t) => `$SYS/broker/${t}`).sort()

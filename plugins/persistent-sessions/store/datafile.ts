@@ -63,6 +63,11 @@ export class Datafile {
     this.#log = log
   }
 
+  /** Why appends fail now (an errno code such as ENOSPC), undefined while they work. */
+  get writeFailure (): string | undefined {
+    return this.#failing
+  }
+
   /** Where write batches go: documents first, then removals, in one append. */
   readonly sink: BatchSink<StoreDoc> = {
     write: (docs, removed) => this.#append(docs, removed),

@@ -42,6 +42,8 @@ export interface BuiltStore {
   tracker: SessionTracker | undefined
   /** The nedb store, which keeps figures for `$SYS` and `/metrics`. */
   nedb?: NedbPersistence
+  /** Why the store cannot take writes now (a full disk, Redis away), undefined while it can. */
+  health: () => string | undefined
 }
 
 // aedes-persistence is CommonJS and its typings declare an ESM default export
@@ -66,12 +68,14 @@ export async function createStore (spec: StoreSpec): Promise<BuiltStore> {
         ...(spec.onExpire !== undefined ? { onExpire: spec.onExpire } : {}),
         log: spec.log,
       })
-      return { persistence: store, tracker: store, nedb: store }
+      return { persistence: store, tracker: store, nedb: store, health: () => store.writeFailure }
     }
     case 'memory':
       spec.log.warn('sessions.store is "memory": sessions and retained messages are lost on restart; maxQueued and sessionExpiry are not enforced')
-      return { persistence: createMemoryStore(), tracker: undefined }
-    case 'redis':
-      return { persistence: await createRedisStore(spec), tracker: undefined }
+      return { persistence: createMemoryStore(), tracker: undefined, health: () => undefined }
+    case 'redis': {
+      const { store, health } = await createRedisStore(spec)
+      return { persistence: store, tracker: undefined, health }
+    }
   }
 }

@@ -91,6 +91,11 @@ export class NedbPersistence {
     return this.#file.size()
   }
 
+  /** Why the datafile cannot be written now, undefined while it can. */
+  get writeFailure (): string | undefined {
+    return this.#file.writeFailure
+  }
+
   /** Write-batch counters. */
   get stats (): Readonly<BatchStats> {
     return this.#batch.stats

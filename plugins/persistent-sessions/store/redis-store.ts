@@ -35,7 +35,7 @@ interface RedisConnection {
 /** How long a starting broker waits for redis before it gives up (ioredis goes on retrying meanwhile). */
 export const REDIS_START_TIMEOUT_MS = 10_000
 
-export async function createRedisStore (spec: StoreSpec): Promise<object> {
+export async function createRedisStore (spec: StoreSpec): Promise<{ store: object, health: () => string | undefined }> {
   if (spec.redisUrl === undefined) {
     throw new StoreUnavailableError('sessions.store "redis" needs cluster.redis (redis://host:port/db)')
   }
@@ -58,12 +58,13 @@ export async function createRedisStore (spec: StoreSpec): Promise<object> {
   })
   reportOutages(conn, url.host, spec.log)
   await reachable(conn, url.host, spec.redisStartTimeoutMs ?? REDIS_START_TIMEOUT_MS)
-  return settleBeforeDestroy(factory({
+  const store = settleBeforeDestroy(factory({
     conn,
     // Its outgoingStream returns only the first 1,001 queued messages by
     // default; the rest of a backlog would wait for the next reconnect.
     maxSessionDelivery: Number.MAX_SAFE_INTEGER,
   }))
+  return { store, health: () => conn.status === 'ready' ? undefined : `redis at ${url.host} unreachable (${conn.status})` }
 }
 
 /** Resolves once the connection is up; after `timeoutMs` without it, closes it and throws a one-line error. */
