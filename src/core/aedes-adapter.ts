@@ -18,6 +18,8 @@ import { Resends } from './spec-resend.js'
 import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { grantedQos, type ForwardClient } from './spec-forward.js'
+import { filterError, topicNameError } from './topic.js'
+import { BrokerError } from '../errors.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
 
 /**
@@ -228,6 +230,11 @@ export class AedesAdapter {
 
   /** Publish as the broker: no client, so no authorizePublish. */
   publish (message: Message): Promise<void> {
+    // What goes out to clients must be a valid PUBLISH [MQTT-3.3.2-2] [MQTT-4.7.3-1]: aedes sends whatever it gets.
+    const invalid = typeof message.topic !== 'string' ? 'the topic is not a string' : topicNameError(message.topic) ??
+      (message.qos !== undefined && message.qos !== 0 && message.qos !== 1 && message.qos !== 2 ? `qos ${String(message.qos)} is not 0, 1 or 2` : undefined) ??
+      (typeof message.payload !== 'string' && !(message.payload instanceof Uint8Array) ? 'the payload is not a string, Buffer or Uint8Array' : undefined)
+    if (invalid !== undefined) return Promise.reject(new BrokerError('ERR_PUBLISH_INVALID', `publish to ${JSON.stringify(message.topic)}: ${invalid}`))
     const packet = {
       cmd: 'publish' as const,
       topic: message.topic,
@@ -244,6 +251,8 @@ export class AedesAdapter {
 
   /** Subscribe the broker itself; the returned function unsubscribes. */
   async subscribe (filter: string, handler: (message: Message) => void | Promise<void>): Promise<() => Promise<void>> {
+    const invalid = typeof filter !== 'string' ? 'not a string' : filterError(filter)
+    if (invalid !== undefined) throw new BrokerError('ERR_FILTER_INVALID', `subscribe to ${JSON.stringify(filter)}: ${invalid}`)
     const log = this.#log
     // [MQTT-4.7.2-1] as for clients: a filter starting with a wildcard matches no `$` topic (aedes's emitter does)
     const leadingWildcard = filter.startsWith('#') || filter.startsWith('+')

@@ -63,3 +63,18 @@ describe('embedding: in-process subscribers', () => {
     expect(sys).toContain('$SYS/probe/x')
   })
 })
+
+describe('embedding: publish and subscribe check their input', () => {
+  test('a topic no client may receive, a QoS not 0–2 or a payload that is no bytes is refused (aedes sent them on the wire)', async () => {
+    const broker = await startBroker()
+    for (const topic of ['a/+', '#', '', 'a/\u0000b']) {
+      await expect(broker.publish({ topic, payload: 'x' })).rejects.toMatchObject({ code: 'ERR_PUBLISH_INVALID' })
+    }
+    await expect(broker.publish({ topic: 'a', payload: 'x', qos: 3 as never })).rejects.toMatchObject({ code: 'ERR_PUBLISH_INVALID' })
+    await expect(broker.publish({ topic: 'a', payload: 42 as never })).rejects.toMatchObject({ code: 'ERR_PUBLISH_INVALID' })
+    await broker.publish({ topic: 'a', payload: new Uint8Array([1]) })
+    for (const filter of ['', 'a/#/b', 'a+']) {
+      await expect(broker.subscribe(filter, () => {})).rejects.toMatchObject({ code: 'ERR_FILTER_INVALID' })
+    }
+  })
+})
