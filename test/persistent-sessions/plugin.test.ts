@@ -85,6 +85,7 @@ describe('persistent-sessions plugin', () => {
       id: 'b', log: captureLog().log, config, events, metrics: createMetricsRegistry(),
       usePersistence: (f: PersistenceFactory) => { factory = f },
       onClose: (f: () => unknown) => { closers.push(f) },
+      addReadinessCheck: () => {},
     } as unknown as BrokerApi
     await persistentSessions.register(api, { ...config.sessions, store: 'nedb' })
     const store = await factory?.({ brokerId: 'b', log: api.log }) as NedbPersistence
