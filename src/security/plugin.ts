@@ -35,7 +35,8 @@ export const securityPlugin = definePlugin<SecurityConfig | undefined>({
       const verdict = await policy.authenticate(client, username, password)
       if (verdict === 'deny' || typeof verdict === 'object') {
         const returnCode = verdict === 'deny' ? 5 : verdict.deny
-        log.info({ clientId: client.id, username, remoteAddress: client.remoteAddress, listener: client.listener, returnCode }, 'connection refused: not authorized')
+        log.info({ clientId: client.id, username, remoteAddress: client.remoteAddress, listener: client.listener, returnCode },
+          returnCode === 4 ? 'connection refused: bad user name or password' : 'connection refused: not authorized')
       }
       return verdict
     })
