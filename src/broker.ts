@@ -153,7 +153,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       ready = false
       // MQTT listeners stop first; HTTP ones answer (/ready 503) until the rest has stopped
       const mqttClosed = Promise.all(listeners.filter((l) => !httpListeners.includes(l)).map((l) => l.close()))
-      await host.closeAll()
+      await host.closeAll(config.pluginTimeoutMs)
       await adapter?.close()
       gate.destroyAll()
       for (const stream of attached) stream.destroy()

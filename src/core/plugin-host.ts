@@ -69,14 +69,21 @@ export class PluginHost {
   }
 
   /** Run close handlers LIFO; a failing handler is logged and the rest still run. */
-  async closeAll (): Promise<void> {
+  /** Runs the close handlers in reverse order; one that takes longer than `timeoutMs` is logged and left behind. */
+  async closeAll (timeoutMs: number): Promise<void> {
     while (this.#closeHandlers.length > 0) {
       const handler = this.#closeHandlers.pop()
       if (handler === undefined) break
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), timeoutMs) })
       try {
-        await handler.run()
+        // an embedded broker has no process exit to fall back on: close() must end
+        const outcome = await Promise.race([Promise.resolve().then(() => handler.run()), late])
+        if (outcome === 'late') this.#log.error({ plugin: handler.plugin, timeoutMs }, 'plugin close handler did not finish in time; closing the rest')
       } catch (err) {
         this.#log.error({ err, plugin: handler.plugin }, 'plugin close handler failed')
+      } finally {
+        clearTimeout(timer)
       }
     }
   }

@@ -4,6 +4,7 @@ import { createBroker } from '../../src/broker.js'
 import { ConfigError } from '../../src/errors.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
 import { startBroker } from '../helpers/broker.js'
+import { captureLog } from '../helpers/log-capture.js'
 
 /** What a gateway that embeds midge sees around start and close. */
 describe('embedding: start and close', () => {
@@ -30,6 +31,14 @@ describe('embedding: start and close', () => {
     await broker.close()
     await closed
     expect(stream.destroyed).toBe(true)
+  })
+
+  test('close() ends although a plugin\'s close handler never does: it is logged after pluginTimeoutMs', async () => {
+    const capture = captureLog()
+    const stuck = definePlugin({ name: 'stuck', register (api) { api.onClose(() => new Promise<void>(() => {})) } })
+    const broker = await startBroker({ pluginTimeoutMs: 100 }, { logger: capture.log, plugins: [stuck] })
+    await broker.close()
+    expect(await capture.waitFor('plugin close handler did not finish in time')).toMatchObject({ level: 50, plugin: 'stuck', timeoutMs: 100 })
   })
 
   test('/ready answers 503 "stopping" while the broker closes', async () => {
@@ -72,7 +81,7 @@ describe('embedding: publish and subscribe check their input', () => {
     }
     await expect(broker.publish({ topic: 'a', payload: 'x', qos: 3 as never })).rejects.toMatchObject({ code: 'ERR_PUBLISH_INVALID' })
     await expect(broker.publish({ topic: 'a', payload: 42 as never })).rejects.toMatchObject({ code: 'ERR_PUBLISH_INVALID' })
-    await broker.publish({ topic: 'a', payload: new Uint8Array([1]) })
+    await broker.publish({ topic: 'a', payload: Buffer.from([1]) })
     for (const filter of ['', 'a/#/b', 'a+']) {
       await expect(broker.subscribe(filter, () => {})).rejects.toMatchObject({ code: 'ERR_FILTER_INVALID' })
     }
