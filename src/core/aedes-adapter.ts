@@ -95,7 +95,8 @@ function noop (): void {}
 function deliverOverlapsAtTheirQos (client: DeliveringClient): void {
   const deliver0 = client.deliver0
   client.deliver0 = (packet, done) => {
-    if (packet.qos > 0 && grantedQos(client.subscriptions, packet.topic, 1) > 0) setImmediate(done)
+    // (not when the topic's own filter is QoS 0: aedes lowers every copy to it, and this path clears a stored one)
+    if (packet.qos > 0 && (client.subscriptions[packet.topic]?.qos ?? 1) > 0 && grantedQos(client.subscriptions, packet.topic, 1) > 0) setImmediate(done)
     else deliver0(packet, done)
   }
 }

@@ -326,3 +326,24 @@ test('[MQTT-4.6.0-1] unacknowledged messages are re-sent in their original order
   }
   expect(resent).toEqual(['0', '1', '2', '3', '4'])
 })
+
+// With the topic's own filter at QoS 0, aedes lowers the copy it sends through the QoS 1 wildcard to
+// QoS 0 after writing its packet id to the store, where nothing clears it: a persistent session gets
+// those messages again, at QoS 1, on its next connect (a duplicate, not a loss). Known gap.
+test.fails('a persistent session with `x/exact` QoS 0 and `x/#` QoS 1: messages to x/exact arrive once, nothing stays queued for a reconnect (aedes: they come back)', async () => {
+  const broker = await startBroker({ sessions: { store: 'memory' } })
+  const opts = { clientId: 'exact-zero', clean: false, reconnectPeriod: 0 }
+  const device = await connectClient(broker.mqttUrl, opts)
+  await device.subscribeAsync({ 'x/exact': { qos: 0 }, 'x/#': { qos: 1 } })
+  const got = receivedUntil(device, 'x/end')
+  const pub = await connectClient(broker.mqttUrl)
+  for (let i = 0; i < 25; i++) await pub.publishAsync('x/exact', `x ${i}`, { qos: 1 })
+  await pub.publishAsync('x/end', 'end', { qos: 1 })
+  expect((await got).map((m) => m.payload.toString())).toEqual(Array.from({ length: 25 }, (_, i) => `x ${i}`))
+  await device.endAsync()
+  const back = await connectClient(broker.mqttUrl, opts)
+  const after = receivedUntil(back, 'x/end2')
+  await pub.publishAsync('x/end2', 'end', { qos: 1 })
+  expect((await after).map((m) => m.topic)).toEqual([])
+  await Promise.all([back.endAsync(), pub.endAsync()])
+})
