@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { NedbPersistence, StoreCorruptError, StoreUnavailableError } from '../../plugins/persistent-sessions/index.js'
@@ -51,6 +51,8 @@ describe('nedb store: a damaged datafile', () => {
       expect(at, bad).toBeGreaterThan(0)
       expect(err, bad).toMatchObject({ code: 'ERR_STORE_CORRUPT', file, line: at })
       expect((err as Error).message).toContain(`record ${JSON.stringify(id)} is not one midge can read`)
+      // refused, the file is not left locked: once repaired, it opens in this very process
+      expect(existsSync(`${file}.lock`), bad).toBe(false)
     }
   })
 

@@ -119,7 +119,8 @@ export class NedbPersistence {
     const { filename, log } = this.#opts
     const started = Date.now()
     const docs = await this.#file.load()
-    const restored = await this.#restore(docs)
+    // a refused file must not stay locked: the user repairs it and starts again, maybe in this process
+    const restored = await this.#restore(docs).catch(async (err: unknown) => { await this.#file.close().catch(() => {}); throw err })
     this.#lastWrite = restored.lastWrite
     for (const id of restored.obsolete) this.#batch.del(id)
     // Sessions the file has no last-seen time for were online at the stop: count from now.
