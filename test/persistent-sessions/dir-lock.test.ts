@@ -28,6 +28,22 @@ describe('one broker per data directory', () => {
     await again.close()
   })
 
+  test('two brokers started at once on one directory: exactly one runs', async () => {
+    const dataDir = tempDir()
+    const results = await Promise.allSettled([start(dataDir), start(dataDir)])
+    const running = results.filter((r) => r.status === 'fulfilled')
+    expect(running).toHaveLength(1)
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.any(StoreUnavailableError) })
+    for (const r of running) await r.value.close()
+  })
+
+  test('a lock of another host is never taken over (its process cannot be checked)', async () => {
+    const dataDir = tempDir()
+    writeFileSync(join(dataDir, 'sessions.db.lock'), `${process.pid} some-other-host token\n`)
+    const err = await start(dataDir).catch((e: unknown) => e)
+    expect(String((err as Error).message)).toContain('on host some-other-host')
+  })
+
   test('a live process\'s lock refuses; the lock of a process that is gone (kill -9) is taken over', async () => {
     const dataDir = tempDir()
     const lock = join(dataDir, 'sessions.db.lock')

@@ -1,8 +1,10 @@
-import { mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { StoreUnavailableError } from './errors.js'
 
-/** Lock files this process holds: a second broker of the same process is refused too. */
+/** Lock files this process holds or is taking: a second broker of the same process is refused too. */
 const held = new Set<string>()
 
 /**
@@ -11,35 +13,56 @@ const held = new Set<string>()
  * and appended to one file; the first compaction then rewrote it with one
  * view, and the other broker's sessions and retained messages were gone.
  *
- * The lock is `<file>.lock` holding the owner's pid, created exclusively. A
- * lock whose process is gone (a crash, `kill -9`) is taken over; so is one
- * naming this very pid that this process does not hold (a container restarted
- * with the same pid). Returns the release function.
+ * The lock is `<file>.lock` holding `pid host token`. It is created whole
+ * (written aside, then hard-linked into place), so it is never seen empty. A
+ * lock is taken over when its process is gone (a crash, `kill -9`) or names
+ * this pid on this host without this process holding it (a container
+ * restarted with the same pid); a lock of another host is never taken over,
+ * as its process cannot be checked. A takeover renames a fresh lock over the
+ * old one and reads it back: of two brokers taking over at once, one wins.
+ * Returns the release function.
  */
 export async function lockDatafile (filename: string): Promise<() => Promise<void>> {
   const path = `${filename}.lock`
-  if (held.has(path)) throw inUse(filename, path, process.pid)
-  await mkdir(dirname(filename), { recursive: true })
-  for (let attempt = 0; attempt < 2; attempt++) {
+  if (held.has(path)) throw inUse(filename, path, `another broker in this process`)
+  held.add(path)
+  const token = `${process.pid} ${hostname()} ${randomUUID()}\n`
+  const aside = `${path}.${randomUUID()}`
+  try {
+    await mkdir(dirname(filename), { recursive: true })
+    await writeFile(aside, token)
     try {
-      const handle = await open(path, 'wx')
-      await handle.writeFile(`${process.pid}\n`)
-      await handle.close()
-      held.add(path)
-      return async () => {
-        held.delete(path)
-        await unlink(path).catch(() => {})
-      }
+      await link(aside, path)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = await readFile(path, 'utf8').catch(() => '')
+      const blocker = liveOwner(owner)
+      if (blocker !== undefined) throw inUse(filename, path, blocker)
+      await rename(aside, path)
+      const now = await readFile(path, 'utf8').catch(() => '')
+      if (now !== token) throw inUse(filename, path, liveOwner(now) ?? 'another broker starting at the same time')
     }
-    const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10)
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw inUse(filename, path, owner)
-    // stale: its process is gone
-    await writeFile(path, '').catch(() => {})
-    await unlink(path).catch(() => {})
+  } catch (err) {
+    held.delete(path)
+    throw err
+  } finally {
+    await unlink(aside).catch(() => {})
   }
-  throw inUse(filename, path, undefined)
+  return async () => {
+    held.delete(path)
+    // only our own lock: never one a later broker took over
+    if (await readFile(path, 'utf8').catch(() => '') === token) await unlink(path).catch(() => {})
+  }
+}
+
+/** Who holds a lock with this content, or undefined if nobody does any more. */
+function liveOwner (content: string): string | undefined {
+  const [pidText, host] = content.trim().split(' ')
+  const pid = Number.parseInt(pidText ?? '', 10)
+  if (!Number.isInteger(pid) || pid <= 0) return undefined
+  if (host !== undefined && host !== hostname()) return `process ${pid} on host ${host} (delete the lock if that broker is gone)`
+  if (pid === process.pid) return undefined
+  return isAlive(pid) ? `process ${pid}` : undefined
 }
 
 function isAlive (pid: number): boolean {
@@ -52,7 +75,6 @@ function isAlive (pid: number): boolean {
   }
 }
 
-function inUse (filename: string, path: string, pid: number | undefined): StoreUnavailableError {
-  const who = pid === process.pid ? 'another broker in this process' : pid !== undefined ? `process ${pid}` : 'another broker'
+function inUse (filename: string, path: string, who: string): StoreUnavailableError {
   return new StoreUnavailableError(`session store ${filename} is in use by ${who} (lock ${path}): two brokers must not share a data directory`)
 }

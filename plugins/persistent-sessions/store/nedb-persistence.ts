@@ -116,11 +116,20 @@ export class NedbPersistence {
 
   async setup (broker: BrokerRef): Promise<void> {
     this.#broker = broker
-    const { filename, log } = this.#opts
     const started = Date.now()
     const docs = await this.#file.load()
-    // a refused file must not stay locked: the user repairs it and starts again, maybe in this process
-    const restored = await this.#restore(docs).catch(async (err: unknown) => { await this.#file.close().catch(() => {}); throw err })
+    try {
+      await this.#start(docs, started)
+    } catch (err) {
+      // a refused or failed start must not keep the file locked: the user repairs it and starts again, maybe in this process
+      await this.#file.close().catch(() => {})
+      throw err
+    }
+  }
+
+  async #start (docs: Parameters<typeof restoreState>[0], started: number): Promise<void> {
+    const { filename, log } = this.#opts
+    const restored = await this.#restore(docs)
     this.#lastWrite = restored.lastWrite
     for (const id of restored.obsolete) this.#batch.del(id)
     // Sessions the file has no last-seen time for were online at the stop: count from now.
