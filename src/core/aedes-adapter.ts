@@ -332,7 +332,8 @@ export class AedesAdapter {
     const register = registry.registerClient.bind(aedes)
     registry.registerClient = (client: Client) => {
       const older = registry.clients[client.id]
-      if (older !== undefined && older !== client) {
+      // (not one already closing: a DISCONNECT and a quick reconnect are no takeover)
+      if (older !== undefined && older !== client && older.closed !== true) {
         // [MQTT-3.1.4-2] aedes closes the older connection; an operator wants to see who replaced whom
         endings.set(older, 'taken over by a new connection with the same client id')
         const [now, before] = [info(client), info(older)]

@@ -77,11 +77,26 @@ export class BrokerEvents {
   }
 
   once<K extends keyof BrokerEventMap> (event: K, listener: Listener<K>): this {
-    const once = (...args: BrokerEventMap[K]): void => {
-      this.off(event, once)
-      listener(...args)
+    const report = this.#report
+    let guarded: AnyListener | undefined
+    guarded = (...args: unknown[]): void => {
+      this.#emitter.off(event, guarded as AnyListener)
+      this.#guarded.get(listener as AnyListener)?.delete(event)
+      try {
+        (listener as AnyListener)(...args)
+      } catch (err) {
+        report(event, err)
+      }
     }
-    return this.on(event, once)
+    // filed under the listener itself, so off(event, listener) removes it before it fires
+    let byEvent = this.#guarded.get(listener as AnyListener)
+    if (byEvent === undefined) {
+      byEvent = new Map()
+      this.#guarded.set(listener as AnyListener, byEvent)
+    }
+    byEvent.set(event, guarded)
+    this.#emitter.on(event, guarded)
+    return this
   }
 
   emit<K extends keyof BrokerEventMap> (event: K, ...args: BrokerEventMap[K]): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { definePlugin } from '../../src/core/plugin-api.js'
-import type { BrokerEventMap } from '../../src/core/events.js'
+import { BrokerEvents, type BrokerEventMap } from '../../src/core/events.js'
 import { collectMessages, connectClient } from '../helpers/clients.js'
 import { startBroker } from '../helpers/broker.js'
 import { captureLog } from '../helpers/log-capture.js'
@@ -60,5 +60,19 @@ describe('a throwing listener or hook', () => {
     expect((await got)[0]?.payload.toString()).toBe('x')
     expect(await capture.waitFor('authorizeForward hook failed')).toMatchObject({ level: 50, clientId: 'victim', topic: 'f/1' })
     await Promise.all([victim.endAsync(), other.endAsync(), pub.endAsync()])
+  })
+})
+
+describe('once and off', () => {
+  test('a once listener runs once, and off removes it before it fires', () => {
+    const events = new BrokerEvents()
+    const seen: string[] = []
+    const a = (): void => { seen.push('a') }
+    const b = (): void => { seen.push('b') }
+    events.once('error', a).once('error', b).off('error', b)
+    events.emit('error', new Error('1'))
+    events.emit('error', new Error('2'))
+    expect(seen).toEqual(['a'])
+    expect(events.listenerCount('error')).toBe(0)
   })
 })
