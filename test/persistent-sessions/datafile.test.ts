@@ -132,7 +132,8 @@ describe('nedb store: the datafile midge writes', () => {
   test.skipIf(!prlimitHere)('a write that fails part way (disk full) is cut off: the next one starts a line, a restart loads every acknowledged message, the outage is logged once and its end', async () => {
     const file = join(tempDir(), 'sessions.db')
     const capture = captureLog()
-    const { store } = await openStore(file, { compactInterval: 0, log: capture.log })
+    let now = 1_000_000
+    const { store } = await openStore(file, { compactInterval: 0, log: capture.log, now: () => now })
     const c1 = { id: 'c1' }
     const acked: string[] = []
     let failures = 0
@@ -150,8 +151,12 @@ describe('nedb store: the datafile midge writes', () => {
     }
     expect(acked.length).toBeGreaterThan(100)
     expect(readFileSync(file, 'utf8').endsWith('\n')).toBe(true)
-    // what /ready and midge_store_up read
+    // what /ready and midge_store_up read; a failure nothing has retried for a while no longer counts
     expect(store.writeFailure).toBe('EFBIG')
+    now += 29_000
+    expect(store.writeFailure).toBe('EFBIG')
+    now += 2_000
+    expect(store.writeFailure).toBeUndefined()
     await enqueue() // room again
     expect(capture.lines.filter((l) => String(l.msg).includes('session store write failed'))).toHaveLength(1)
     await capture.waitFor('session store writes work again')

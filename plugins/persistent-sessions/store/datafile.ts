@@ -39,6 +39,9 @@ const GROWTH_MIN_LINES = 100_000
  *
  * `filename` undefined: in memory only, nothing touches the disk.
  */
+/** How long a failed append says the store cannot write (see `writeFailure`). */
+export const FAILURE_FRESH_MS = 30_000
+
 export class Datafile {
   readonly filename: string | undefined
   readonly #log: Logger
@@ -58,14 +61,24 @@ export class Datafile {
   /** Releases `<file>.lock` (see dir-lock.ts). */
   #unlock: (() => Promise<void>) | undefined
 
-  constructor (filename: string | undefined, log: Logger) {
+  /** When an append last failed (`now()`). */
+  #failedAt = 0
+  readonly #now: () => number
+
+  constructor (filename: string | undefined, log: Logger, now: () => number = Date.now) {
     this.filename = filename
     this.#log = log
+    this.#now = now
   }
 
-  /** Why appends fail now (an errno code such as ENOSPC), undefined while they work. */
+  /**
+   * Why appends fail (an errno code such as ENOSPC), undefined while they
+   * work. Only a recent failure counts: failed batches are not retried, so on
+   * an idle broker no write would ever clear it after the disk recovered, and
+   * `/ready` would stay degraded with nothing wrong.
+   */
   get writeFailure (): string | undefined {
-    return this.#failing
+    return this.#failing !== undefined && this.#now() - this.#failedAt < FAILURE_FRESH_MS ? this.#failing : undefined
   }
 
   /** Where write batches go: documents first, then removals, in one append. */
@@ -181,6 +194,7 @@ export class Datafile {
         await handle.appendFile(bytes)
       } catch (err) {
         await this.#cutBack(handle)
+        this.#failedAt = this.#now()
         this.#reportFailure(err)
         throw err
       }

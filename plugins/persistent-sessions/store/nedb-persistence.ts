@@ -65,7 +65,7 @@ export class NedbPersistence {
       now: options.now ?? Date.now,
     }
     const log = this.#opts.log
-    this.#file = new Datafile(options.filename, log)
+    this.#file = new Datafile(options.filename, log, this.#opts.now)
     this.#batch = new WriteBatcher<StoreDoc>(this.#file.sink,
       // the datafile reports an outage once (and its end); each failed batch only at debug
       (err) => log.debug({ err, file: options.filename }, 'session store write batch failed'))
