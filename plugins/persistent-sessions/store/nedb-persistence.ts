@@ -2,12 +2,11 @@ import { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import type { StoreDoc } from './codec.js'
 import { Datafile } from './datafile.js'
-import { StoreClosedError, StoreCorruptError } from './errors.js'
+import { StoreClosedError } from './errors.js'
 import { sweepIntervalMs } from './expiry.js'
 import { filterMatcher } from './packet.js'
 import { every } from './periodic.js'
-import { lineOfDocument } from './integrity.js'
-import { restoreState, UnreadableRecord } from './restore.js'
+import { loadState } from './load-state.js'
 import { SessionState } from './session-state.js'
 import type { BrokerRef, Brokers, ClientRef, DropListener, StoredPacket, SubscriptionInput, TopicSubscription } from './types.js'
 import type { StoreFigures } from './tally.js'
@@ -102,49 +101,21 @@ export class NedbPersistence {
   }
 
   /** Loads the datafile (refusing a corrupt one), then starts compaction and expiry timers. */
-  /** The state from the loaded documents; a document that is not a midge record fails the start, naming its line. */
-  async #restore (docs: Parameters<typeof restoreState>[0]): Promise<ReturnType<typeof restoreState>> {
-    try {
-      return restoreState(docs, this.#state, this.#opts.now())
-    } catch (err) {
-      const filename = this.#opts.filename
-      if (!(err instanceof UnreadableRecord) || filename === undefined) throw err
-      const line = await lineOfDocument(filename, err.docId).catch(() => undefined)
-      throw new StoreCorruptError(filename, line ?? 0, `record ${JSON.stringify(err.docId)} is not one midge can read (${err.message})`, { cause: err })
-    }
-  }
-
   async setup (broker: BrokerRef): Promise<void> {
     this.#broker = broker
+    const { filename, log } = this.#opts
     const started = Date.now()
     const docs = await this.#file.load()
     try {
-      await this.#start(docs, started)
+      this.#lastWrite = await loadState(docs, { file: this.#file, state: this.#state, batch: this.#batch, now: this.#opts.now, log, started })
+      if (this.#opts.sessionExpiry > 0) {
+        await this.sweep()
+        this.#timers.push(every(sweepIntervalMs(this.#opts.sessionExpiry), () => this.sweep(), log, 'sweep'))
+      }
     } catch (err) {
       // a refused or failed start must not keep the file locked: the user repairs it and starts again, maybe in this process
       await this.#file.close().catch(() => {})
       throw err
-    }
-  }
-
-  async #start (docs: Parameters<typeof restoreState>[0], started: number): Promise<void> {
-    const { filename, log } = this.#opts
-    const restored = await this.#restore(docs)
-    this.#lastWrite = restored.lastWrite
-    for (const id of restored.obsolete) this.#batch.del(id)
-    // Sessions the file has no last-seen time for were online at the stop: count from now.
-    for (const clientId of restored.unseen) this.#state.markOffline(clientId, this.#opts.now())
-    for (const clientId of this.#state.queues.keys()) this.#state.enforceBound(clientId)
-    await this.#batch.commit()
-    // nedb compacted while loading; compact again if the cleanup above appended removals.
-    if (restored.obsolete.length > 0) await this.#file.compact()
-    log.info({ file: filename, ms: Date.now() - started, ...restored.counts, obsolete: restored.obsolete.length }, 'session store loaded')
-    // midge writes a body before the entries that point at it and removes it after them: only damage leaves these
-    if (restored.counts.orphans > 0) log.warn({ file: filename, orphans: restored.counts.orphans }, 'session store: dropped queue entries whose message body is not in the file (the file was damaged)')
-
-    if (this.#opts.sessionExpiry > 0) {
-      await this.sweep()
-      this.#timers.push(every(sweepIntervalMs(this.#opts.sessionExpiry), () => this.sweep(), log, 'sweep'))
     }
     if (filename !== undefined && this.#opts.compactInterval > 0) {
       this.#timers.push(every(this.#opts.compactInterval * 1000, () => this.#file.compact(), log, 'compact'))
