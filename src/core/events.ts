@@ -77,25 +77,7 @@ export class BrokerEvents {
   }
 
   once<K extends keyof BrokerEventMap> (event: K, listener: Listener<K>): this {
-    const report = this.#report
-    let guarded: AnyListener | undefined
-    guarded = (...args: unknown[]): void => {
-      this.#emitter.off(event, guarded as AnyListener)
-      this.#guarded.get(listener as AnyListener)?.delete(event)
-      try {
-        (listener as AnyListener)(...args)
-      } catch (err) {
-        report(event, err)
-      }
-    }
-    // filed under the listener itself, so off(event, listener) removes it before it fires
-    let byEvent = this.#guarded.get(listener as AnyListener)
-    if (byEvent === undefined) {
-      byEvent = new Map()
-      this.#guarded.set(listener as AnyListener, byEvent)
-    }
-    byEvent.set(event, guarded)
-    this.#emitter.on(event, guarded)
+    this.#emitter.on(event, this.#guard(event, listener as AnyListener, true))
     return this
   }
 
@@ -108,24 +90,33 @@ export class BrokerEvents {
     return this.#emitter.listenerCount(event)
   }
 
-  #guard (event: keyof BrokerEventMap, listener: AnyListener): AnyListener {
+  /**
+   * The listener wrapped so that a throw is reported, filed under the
+   * listener itself so `off` finds it (a pending `once` too). A `once` wrapper
+   * is always a new one and takes itself off before it runs.
+   */
+  #guard (event: keyof BrokerEventMap, listener: AnyListener, once = false): AnyListener {
     let byEvent = this.#guarded.get(listener)
     if (byEvent === undefined) {
       byEvent = new Map()
       this.#guarded.set(listener, byEvent)
     }
-    let guarded = byEvent.get(event)
-    if (guarded === undefined) {
-      const report = this.#report
-      guarded = function (this: unknown, ...args: unknown[]): void {
-        try {
-          listener.apply(this, args)
-        } catch (err) {
-          report(event, err)
-        }
+    const existing = byEvent.get(event)
+    if (existing !== undefined && !once) return existing
+    const report = this.#report
+    const emitter = this.#emitter
+    const guarded = function (this: unknown, ...args: unknown[]): void {
+      if (once) {
+        emitter.off(event, guarded)
+        if (byEvent.get(event) === guarded) byEvent.delete(event)
       }
-      byEvent.set(event, guarded)
+      try {
+        listener.apply(this, args)
+      } catch (err) {
+        report(event, err)
+      }
     }
+    byEvent.set(event, guarded)
     return guarded
   }
 }

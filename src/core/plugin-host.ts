@@ -68,8 +68,7 @@ export class PluginHost {
     this.#closeHandlers.push({ plugin, run })
   }
 
-  /** Run close handlers LIFO; a failing handler is logged and the rest still run. */
-  /** Runs the close handlers in reverse order; one that takes longer than `timeoutMs` is logged and left behind. */
+  /** Runs the close handlers LIFO; one that fails, or takes longer than `timeoutMs`, is logged and the rest still run. */
   async closeAll (timeoutMs: number): Promise<void> {
     while (this.#closeHandlers.length > 0) {
       const handler = this.#closeHandlers.pop()

@@ -22,6 +22,9 @@ type NedbStore = ReturnType<typeof Datastore.create> & { getAllData(): unknown[]
 const GROWTH_FACTOR = 4
 const GROWTH_MIN_LINES = 100_000
 
+/** How long a failed append says the store cannot write (see `writeFailure`). */
+export const FAILURE_FRESH_MS = 30_000
+
 /**
  * The datafile, in nedb's format: one JSON document per line, a removal as
  * `{"$$deleted":true,"_id":…}`, the last line for an `_id` wins.
@@ -39,9 +42,6 @@ const GROWTH_MIN_LINES = 100_000
  *
  * `filename` undefined: in memory only, nothing touches the disk.
  */
-/** How long a failed append says the store cannot write (see `writeFailure`). */
-export const FAILURE_FRESH_MS = 30_000
-
 export class Datafile {
   readonly filename: string | undefined
   readonly #log: Logger
