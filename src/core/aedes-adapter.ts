@@ -17,6 +17,7 @@ import { InboundQos2 } from './spec-qos2-inbound.js'
 import { Resends } from './spec-resend.js'
 import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
+import { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import { grantedQos, type ForwardClient } from './spec-forward.js'
 import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
@@ -129,7 +130,8 @@ export class AedesAdapter {
     const acks = options.durable ? new DurableAcks() : undefined
     const retained = new RetainedDeliveries(id)
     const resends = new Resends()
-    const persistence = decorateCoreStore(options.persistence ?? memoryPersistence(), { acks, retained, resends, qos2: new InboundQos2() })
+    const stored = new StoredSubscriptions()
+    const persistence = decorateCoreStore(options.persistence ?? memoryPersistence(), { acks, retained, resends, qos2: new InboundQos2(), stored })
     const aedes = new Aedes({
       id,
       persistence,
@@ -142,7 +144,7 @@ export class AedesAdapter {
       maxClientsIdLength: 23,
     })
     const adapter = new AedesAdapter(aedes, options, acks)
-    installHookSlots(aedes, { ...options, clients: adapter.clients, acks, retained, resends })
+    installHookSlots(aedes, { ...options, clients: adapter.clients, acks, retained, resends, stored })
     keepNewestRegistration(aedes)
     adapter.#forwardEvents()
     await aedes.listen()

@@ -9,6 +9,8 @@
  *   persistent session before aedes writes it [MQTT-4.3.3-1] (spec-retained.ts).
  * - `outgoingStream` / `outgoingClearMessageId`: DUP on re-sends and packet ids
  *   in flight after a reconnect [MQTT-3.3.1-1], [MQTT-2.3.1-4] (spec-resend.ts).
+ * - `addSubscriptions`: only the subscriptions granted, as granted
+ *   [MQTT-3.8.4-1] (spec-stored-subscriptions.ts).
  * - `incomingGetPacket` / `incomingStorePacket` / `incomingDelPacket`: one
  *   delivery per inbound QoS 2 message [MQTT-4.3.3-2], and no store lookup
  *   for a clean session's new ones (spec-qos2-inbound.ts).
@@ -20,10 +22,12 @@ import type { DurableAcks } from './durable-acks.js'
 import type { InboundQos2 } from './spec-qos2-inbound.js'
 import type { Resends } from './spec-resend.js'
 import type { RetainedDeliveries, RetainedPacket } from './spec-retained.js'
+import type { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import { withOverrides } from './store-overrides.js'
 
 /** The aedes-persistence 11 calls the decorator changes. */
 interface Store {
+  addSubscriptions(client: object, subs: ReadonlyArray<{ topic: string, qos: number }>): Promise<void>
   outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void>
   outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: RetainedPacket): Promise<void>
   outgoingUpdate(client: { id: string }, packet: RetainedPacket): Promise<void>
@@ -40,11 +44,12 @@ export interface CoreStoreParts {
   retained: RetainedDeliveries
   resends: Resends
   qos2: InboundQos2
+  stored: StoredSubscriptions
 }
 
 export function decorateCoreStore (store: object, parts: CoreStoreParts): object {
   const inner = store as Store
-  const { acks, retained, resends, qos2 } = parts
+  const { acks, retained, resends, qos2, stored } = parts
   const overrides: Omit<Store, 'outgoingEnqueue'> = {
     outgoingEnqueueCombi (subs, packet) {
       const queued = retained.queued(packet)
@@ -57,6 +62,10 @@ export function decorateCoreStore (store: object, parts: CoreStoreParts): object
         acks!.fail(ack)
         throw err
       })
+    },
+    addSubscriptions (client, subs) {
+      const granted = stored.toStore(subs)
+      return granted.length === 0 ? Promise.resolve() : inner.addSubscriptions(client, granted)
     },
     outgoingUpdate (client, packet) {
       if (retained.isPending(packet)) return retained.store(inner, client, packet)

@@ -11,6 +11,7 @@ import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedeliver
 import type { CountingClient, Resends } from './spec-resend.js'
 import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
+import type { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import { isTooDeepFilter } from './spec-wire.js'
 import { filterError, topicMatches } from './topic.js'
 import { WriteBatches } from './write-batch.js'
@@ -25,6 +26,7 @@ interface SlotContext {
   acks: DurableAcks | undefined
   retained: RetainedDeliveries
   resends: Resends
+  stored: StoredSubscriptions
 }
 
 /** The aedes-persistence calls hook-slots makes itself (session marker). */
@@ -43,7 +45,7 @@ function authError (returnCode: number, message: string): AuthError {
  * default behaviour (including its ban on client publishes to `$SYS`).
  */
 export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
-  const { config, hooks, clients, log, events, acks, retained, resends } = ctx
+  const { config, hooks, clients, log, events, acks, retained, resends, stored } = ctx
   /** CONNECTs the spec says to refuse with CONNACK 0x02: aedes sends that code only from `authenticate`. */
   const refusals = new WeakMap<Client, string>()
   const forward = new ForwardRules()
@@ -134,32 +136,38 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   }
 
   aedes.authorizeSubscribe = (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
+    // The session store keeps only what is granted here (spec-stored-subscriptions.ts).
+    stored.deciding(sub)
+    const answer = (error: Error | null, granted: Subscription | null): void => {
+      stored.decided(sub, error === null ? granted : null)
+      callback(error, granted)
+    }
     // A restored session's marker (spec-session.ts): it makes Session Present true, and is never routed.
-    if (isSessionMarker(sub.topic)) return callback(null, null)
+    if (isSessionMarker(sub.topic)) return answer(null, null)
     // A filter deeper than limits.maxTopicLevels, blanked on the wire: refused, SUBACK 0x80 [MQTT-3.8.4-1].
-    if (isTooDeepFilter(sub.topic)) return callback(null, null)
+    if (isTooDeepFilter(sub.topic)) return answer(null, null)
     // aedes's own filter check misses e.g. `a#` and `+a`; a malformed filter is a protocol error
     // and closes the connection [MQTT-4.7.1-2], [MQTT-4.7.1-3], [MQTT-4.8.0-1].
     const invalid = filterError(sub.topic)
-    if (invalid !== undefined) return callback(new Error(`invalid topic filter "${sub.topic}": ${invalid}`))
-    if (denySubscribe.length > 0 && denySubscribe.some((deny) => topicMatches(deny, sub.topic))) return callback(null, null)
+    if (invalid !== undefined) return answer(new Error(`invalid topic filter "${sub.topic}": ${invalid}`), null)
+    if (denySubscribe.length > 0 && denySubscribe.some((deny) => topicMatches(deny, sub.topic))) return answer(null, null)
     if (sub.qos > maxQos) sub.qos = maxQos
     const chain = hooks.chain('authorizeSubscribe')
-    if (chain.length === 0) return callback(null, sub)
+    if (chain.length === 0) return answer(null, sub)
     const info = clients.of(client)
     let request: SubscriptionRequest = { topic: sub.topic, qos: sub.qos as QoS }
     const steps = chain.map((fn) => async (): Promise<Verdict> => {
-      const answer = await fn(info, request)
-      if (typeof answer === 'object') {
-        request = answer.rewrite
+      const reply = await fn(info, request)
+      if (typeof reply === 'object') {
+        request = reply.rewrite
         return 'defer'
       }
-      return answer
+      return reply
     })
     runVerdicts(steps).then((verdict) => {
-      if (verdict === 'deny') return callback(null, null)
-      callback(null, { ...sub, topic: request.topic, qos: Math.min(request.qos, maxQos) as QoS })
-    }, (err: Error) => { log.error({ err }, 'authorizeSubscribe hook failed'); callback(null, null) })
+      if (verdict === 'deny') return answer(null, null)
+      answer(null, { ...sub, topic: request.topic, qos: Math.min(request.qos, maxQos) as QoS })
+    }, (err: Error) => { log.error({ err }, 'authorizeSubscribe hook failed'); answer(null, null) })
   }
 
   const decideForward = (client: Client, info: ClientInfo, packet: AedesPublishPacket): AedesPublishPacket | null => {

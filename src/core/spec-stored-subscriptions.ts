@@ -1,0 +1,52 @@
+/**
+ * A persistent session stores its subscriptions as granted [MQTT-3.8.4-1],
+ * [MQTT-3.9.3-1]: what the SUBACK said, and what routing uses while the
+ * client is connected.
+ *
+ * aedes's `storeSubscriptions` (lib/handlers/subscribe.js) runs once per
+ * filter, right after that filter's `authorizeSubscribe`, and stores the
+ * packet's *whole* filter list each time, as requested. So the store got
+ * filters refused with 0x80 and filters whose authorization had not
+ * finished, at the requested QoS and topic rather than a hook's rewrite.
+ * Offline, such a filter queued messages that were withheld on reconnect —
+ * and counted toward `maxQueued`, pushing out the messages the client was
+ * granted.
+ *
+ * hook-slots reports each decision here; the core store then passes only
+ * the decided grants, in their granted form. Each filter's own store call
+ * comes after its decision, so every grant is stored. aedes may store before
+ * later filters of the packet reach `authorizeSubscribe` at all, so a list
+ * holding any decided entry is a SUBSCRIBE's and keeps its grants only; a
+ * list with none (the session marker, the upstream suite's calls) passes as
+ * it is.
+ */
+interface Subscription {
+  readonly topic: string
+  readonly qos: number
+}
+
+export class StoredSubscriptions {
+  /** SUBSCRIBE entry → its grant (null: refused; undefined: still being decided). */
+  readonly #decisions = new WeakMap<object, Subscription | null | undefined>()
+
+  /** `authorizeSubscribe` started on this entry of a SUBSCRIBE. */
+  deciding (requested: object): void {
+    this.#decisions.set(requested, undefined)
+  }
+
+  /** `authorizeSubscribe` ended: `granted` is what aedes subscribes, null if refused. */
+  decided (requested: object, granted: Subscription | null): void {
+    this.#decisions.set(requested, granted)
+  }
+
+  /** What `addSubscriptions` should store of the list aedes passes. */
+  toStore<T extends Subscription> (subs: readonly T[]): readonly T[] {
+    if (!subs.some((sub) => this.#decisions.has(sub))) return subs
+    const out: T[] = []
+    for (const sub of subs) {
+      const granted = this.#decisions.get(sub)
+      if (granted !== undefined && granted !== null) out.push(granted as T)
+    }
+    return out
+  }
+}

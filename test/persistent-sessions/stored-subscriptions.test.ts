@@ -1,0 +1,130 @@
+/**
+ * A persistent session's store holds its subscriptions as granted: a filter
+ * refused in the SUBACK queues nothing while the client is away, and a QoS a
+ * plugin lowered is the QoS the offline queue uses (spec-stored-subscriptions.ts).
+ */
+import mqtt from 'mqtt'
+import { describe, expect, onTestFinished, test } from 'vitest'
+import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.js'
+import type { BrokerConfigInput } from '../../src/config/schema.js'
+import { connectClient } from '../helpers/clients.js'
+import { rawConnected, rawSubscribe } from '../conformance/support.js'
+import { wrapStoreMethod } from '../helpers/store-method.js'
+import { tempDir } from './helpers.js'
+
+async function startNedbBroker (config: BrokerConfigInput = {}, options: BrokerOptions = {}): Promise<{ broker: Broker, url: string }> {
+  const broker = await createBroker({
+    logLevel: 'silent',
+    dataDir: tempDir(),
+    listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
+    sys: { interval: 0 },
+    ...config,
+    sessions: { store: 'nedb', ...config.sessions },
+  }, options)
+  onTestFinished(() => broker.close())
+  return { broker, url: broker.addresses()[0]?.url ?? '' }
+}
+
+/** Subscribes `clientId` persistently and leaves; resolves with the SUBACK codes. */
+async function subscribeAndLeave (url: string, clientId: string, subscriptions: Array<{ topic: string, qos: number }>): Promise<number[]> {
+  const raw = await rawConnected(url, { clientId, clean: false })
+  const { granted } = await rawSubscribe(raw, subscriptions)
+  raw.send({ cmd: 'disconnect' })
+  await raw.closed()
+  return granted
+}
+
+async function publishAll (url: string, topics: string[]): Promise<void> {
+  const pub = await connectClient(url, { clientId: 'pub' })
+  for (const topic of topics) await pub.publishAsync(topic, topic, { qos: 1 })
+  await pub.endAsync()
+}
+
+/** Reconnects `clientId`, publishes a live sentinel and returns every topic received up to it. */
+async function receivedOnReturn (url: string, clientId: string, sentinel: string): Promise<string[]> {
+  const client = mqtt.connect(url, { clientId, clean: false, reconnectPeriod: 0 })
+  onTestFinished(() => client.endAsync(true))
+  const topics: string[] = []
+  const reached = new Promise<void>((resolve) => {
+    client.on('message', (topic) => {
+      topics.push(topic)
+      if (topic === sentinel) resolve()
+    })
+  })
+  await new Promise((resolve, reject) => { client.once('connect', resolve).once('error', reject) })
+  await publishAll(url, [sentinel])
+  await reached
+  await client.endAsync()
+  return topics
+}
+
+describe('persistent sessions store their subscriptions as granted', () => {
+  test('a refused filter queues nothing offline, so it cannot push the granted messages out of a full queue', async () => {
+    const { url } = await startNedbBroker({ mqtt: { denySubscribe: ['secret/#'] }, sessions: { maxQueued: 3 } })
+    expect(await subscribeAndLeave(url, 'dev', [{ topic: 'ok/#', qos: 1 }, { topic: 'secret/#', qos: 1 }])).toEqual([1, 0x80])
+    // Before the fix the refused filter was stored too: the secrets filled the queue, pushed ok/1 out and were delivered.
+    await publishAll(url, ['ok/1', 'secret/a', 'secret/b', 'secret/c', 'ok/2'])
+    expect(await receivedOnReturn(url, 'dev', 'ok/end')).toEqual(['ok/1', 'ok/2', 'ok/end'])
+  })
+
+  test('a filter refused by a plugin hook after a granted one was stored is not stored with it', async () => {
+    let release: () => void = () => {}
+    const slowDenial = new Promise<void>((resolve) => { release = resolve })
+    const { url } = await startNedbBroker({ sessions: { maxQueued: 2 } }, {
+      plugins: [{
+        name: 'deny-secret-slowly',
+        register: (api) => {
+          api.hooks.add('authorizeSubscribe', async (_client, sub) => {
+            if (!sub.topic.startsWith('secret/')) return 'allow'
+            // Decided only after the granted filter's store call went out.
+            await slowDenial
+            return 'deny'
+          })
+          api.decoratePersistence(wrapStoreMethod('addSubscriptions', (original) => (...args: unknown[]) => {
+            const stored = original(...args)
+            release()
+            return stored
+          }))
+        },
+      }],
+    })
+    const suback = subscribeAndLeave(url, 'dev', [{ topic: 'ok/#', qos: 1 }, { topic: 'secret/#', qos: 1 }])
+    expect(await suback).toEqual([1, 0x80])
+    await publishAll(url, ['ok/1', 'secret/a', 'secret/b', 'ok/2'])
+    expect(await receivedOnReturn(url, 'dev', 'ok/end')).toEqual(['ok/1', 'ok/2', 'ok/end'])
+  })
+
+  test('a subscription a plugin lowered to QoS 0 queues nothing offline', async () => {
+    const { url } = await startNedbBroker({}, {
+      plugins: [{
+        name: 'qos0-for-telemetry',
+        register: (api) => {
+          api.hooks.add('authorizeSubscribe', (_client, sub) => (sub.topic.startsWith('tele/') ? { rewrite: { ...sub, qos: 0 } } : 'allow'))
+        },
+      }],
+    })
+    await subscribeAndLeave(url, 'dev', [{ topic: 'tele/#', qos: 1 }, { topic: 'cmd/#', qos: 1 }])
+    await publishAll(url, ['tele/1', 'cmd/1'])
+    expect(await receivedOnReturn(url, 'dev', 'cmd/end')).toEqual(['cmd/1', 'cmd/end'])
+  })
+
+  test('a rewritten filter is stored as rewritten: it queues offline what it routes online, and keeps routing after the reconnect', async () => {
+    const { url } = await startNedbBroker({}, {
+      plugins: [{
+        name: 'tenant-mount',
+        register: (api) => {
+          api.hooks.add('authorizeSubscribe', (_client, sub) => (sub.topic.startsWith('tenant/') ? 'allow' : { rewrite: { ...sub, topic: `tenant/${sub.topic}` } }))
+        },
+      }],
+    })
+    await subscribeAndLeave(url, 'dev', [{ topic: 'cmd/#', qos: 1 }])
+    await publishAll(url, ['tenant/cmd/1', 'cmd/2'])
+    expect(await receivedOnReturn(url, 'dev', 'tenant/cmd/end')).toEqual(['tenant/cmd/1', 'tenant/cmd/end'])
+  })
+})
+
+test('the nedb store counts only granted filters in midge_subscriptions', async () => {
+  const { broker, url } = await startNedbBroker({ mqtt: { denySubscribe: ['secret/#'] } })
+  await subscribeAndLeave(url, 'dev', [{ topic: 'ok/#', qos: 1 }, { topic: 'secret/#', qos: 1 }, { topic: 'more/+', qos: 0 }])
+  expect(await broker.metrics.metrics()).toContain('\nmidge_subscriptions 2\n')
+})
