@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { createBroker } from '../../src/broker.js'
@@ -57,5 +58,52 @@ describe('one broker per data directory', () => {
     await new Promise((resolve) => sleeper.once('exit', resolve))
     const broker = await start(dataDir)
     await broker.close()
+  })
+
+  describe('after a power cut, a lock naming a pid that is now another live process', () => {
+    const linux = existsSync('/proc/sys/kernel/random/boot_id')
+    const startOf = (pid: number): string => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? ''
+    }
+    const liveStranger = async (): Promise<number> => {
+      const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+      onTestFinished(() => { sleeper.kill('SIGKILL') })
+      await new Promise((resolve) => sleeper.once('spawn', resolve))
+      return sleeper.pid ?? 0
+    }
+    const boot = linux ? readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() : ''
+
+    test.runIf(linux)('is taken over when it was written in an earlier boot', async () => {
+      const dataDir = tempDir()
+      const pid = await liveStranger()
+      writeFileSync(join(dataDir, 'sessions.db.lock'), `${pid} ${hostname()} token 00000000-0000-0000-0000-000000000000 ${startOf(pid)}\n`)
+      const broker = await start(dataDir)
+      await broker.close()
+    })
+
+    test.runIf(linux)('is taken over when that pid started after the lock was written (reused)', async () => {
+      const dataDir = tempDir()
+      const pid = await liveStranger()
+      writeFileSync(join(dataDir, 'sessions.db.lock'), `${pid} ${hostname()} token ${boot} 1\n`)
+      const broker = await start(dataDir)
+      await broker.close()
+    })
+
+    test.runIf(linux)('still refuses when boot and start time are that process\'s own', async () => {
+      const dataDir = tempDir()
+      const pid = await liveStranger()
+      writeFileSync(join(dataDir, 'sessions.db.lock'), `${pid} ${hostname()} token ${boot} ${startOf(pid)}\n`)
+      const err = await start(dataDir).catch((e: unknown) => e)
+      expect(String((err as Error).message)).toContain(`in use by process ${pid}`)
+    })
+
+    test.runIf(linux)('a broker writes its boot id and start time into the lock', async () => {
+      const dataDir = tempDir()
+      const broker = await start(dataDir)
+      onTestFinished(() => broker.close())
+      const [pid, host, , lockBoot, lockStart] = readFileSync(join(dataDir, 'sessions.db.lock'), 'utf8').trim().split(' ')
+      expect([pid, host, lockBoot, lockStart]).toEqual([String(process.pid), hostname(), boot, startOf(process.pid)])
+    })
   })
 })
