@@ -59,6 +59,7 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
         maxQueued: opts.maxQueued,
         compactInterval: opts.compactInterval,
         redisUrl: broker.config.cluster.redis,
+        closeTimeoutMs: broker.config.pluginTimeoutMs,
         onDrop,
         onExpire: () => { expired.inc() },
         log,

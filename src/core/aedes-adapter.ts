@@ -18,9 +18,10 @@ import { Resends } from './spec-resend.js'
 import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { StoredSubscriptions } from './spec-stored-subscriptions.js'
-import { grantedQos, type ForwardClient } from './spec-forward.js'
+import { deliverOverlapsAtTheirQos, type ForwardClient } from './spec-forward.js'
 import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
+import { beforeDeadline, LATE } from './deadline.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
 
 /**
@@ -82,26 +83,6 @@ type AedesInternals = Omit<Aedes, 'publish'> & {
 
 function noop (): void {}
 
-/**
- * [MQTT-3.3.5-1] one copy at the highest QoS of the overlapping subscriptions.
- * aedes delivers one copy per client, through whichever matching subscription
- * its emitter calls first; a QoS 0 one delivers through `deliver0`, which
- * forces QoS 0 after `authorizeForward` has counted the message as QoS 1/2.
- * So with `dev/#` at QoS 0 and `dev/cmd` at QoS 2 the commands arrived at
- * QoS 0, were never acknowledged, and after `mqtt.maxInflight` of them the
- * inflight window sent the client no QoS 1/2 message any more. A QoS 1/2
- * message that a QoS 1/2 subscription of the client also matches is left to
- * that subscription (its call comes in the same routing).
- */
-function deliverOverlapsAtTheirQos (client: DeliveringClient): void {
-  const deliver0 = client.deliver0
-  client.deliver0 = (packet, done) => {
-    // (not when the topic's own filter is QoS 0: aedes lowers every copy to it, and this path clears a stored one)
-    if (packet.qos > 0 && (client.subscriptions[packet.topic]?.qos ?? 1) > 0 && grantedQos(client.subscriptions, packet.topic, 1) > 0) setImmediate(done)
-    else deliver0(packet, done)
-  }
-}
-
 export class AedesAdapter {
   readonly #aedes: Aedes
   readonly #log: Logger
@@ -110,6 +91,8 @@ export class AedesAdapter {
   readonly #wire: WireGuardOptions
   readonly clients = new ClientDirectory()
   readonly #acks: DurableAcks | undefined
+  /** Bounds each closing step that waits on the store (`pluginTimeoutMs`). */
+  readonly #closeTimeoutMs: number
 
   private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined) {
     this.#aedes = aedes
@@ -122,6 +105,7 @@ export class AedesAdapter {
       onViolation: (reason, listener) => { log.debug({ reason, listener }, 'protocol violation') },
     }
     this.#acks = acks
+    this.#closeTimeoutMs = options.config.pluginTimeoutMs
   }
 
   static async create (options: AdapterOptions): Promise<AedesAdapter> {
@@ -288,7 +272,8 @@ export class AedesAdapter {
 
   /** Disconnect every client, stop the emitter, then close the store. */
   async close (): Promise<void> {
-    await this.#publishDueWills()
+    const timeoutMs = this.#closeTimeoutMs
+    if (await beforeDeadline(this.#publishDueWills(), timeoutMs) === LATE) this.#log.error({ timeoutMs }, 'the wills due at shutdown were not all published in time (is the store reachable?); closing anyway')
     await new Promise<void>((resolve) => this.#aedes.close(() => resolve()))
     const persistence = (this.#aedes as unknown as { persistence?: { destroy?: () => Promise<void> | void } }).persistence
     await persistence?.destroy?.()

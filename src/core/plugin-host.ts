@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { PluginError } from '../errors.js'
 import type { BrokerApi, Plugin } from './plugin-api.js'
+import { beforeDeadline, LATE } from './deadline.js'
 
 /** A plugin with the options it is registered with. */
 export interface PluginEntry {
@@ -73,25 +74,18 @@ export class PluginHost {
     while (this.#closeHandlers.length > 0) {
       const handler = this.#closeHandlers.pop()
       if (handler === undefined) break
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), timeoutMs) })
       try {
-        // an embedded broker has no process exit to fall back on: close() must end
-        const outcome = await Promise.race([Promise.resolve().then(() => handler.run()), late])
-        if (outcome === 'late') this.#log.error({ plugin: handler.plugin, timeoutMs }, 'plugin close handler did not finish in time; closing the rest')
+        const outcome = await beforeDeadline(Promise.resolve().then(() => handler.run()), timeoutMs)
+        if (outcome === LATE) this.#log.error({ plugin: handler.plugin, timeoutMs }, 'plugin close handler did not finish in time; closing the rest')
       } catch (err) {
         this.#log.error({ err, plugin: handler.plugin }, 'plugin close handler failed')
-      } finally {
-        clearTimeout(timer)
       }
     }
   }
 }
 
-function withTimeout<T> (promise: Promise<T>, ms: number, plugin: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new PluginError('ERR_PLUGIN_TIMEOUT', plugin, `plugin "${plugin}" did not register within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+async function withTimeout<T> (promise: Promise<T>, ms: number, plugin: string): Promise<T> {
+  const outcome = await beforeDeadline(promise, ms)
+  if (outcome === LATE) throw new PluginError('ERR_PLUGIN_TIMEOUT', plugin, `plugin "${plugin}" did not register within ${ms} ms`)
+  return outcome
 }

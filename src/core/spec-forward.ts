@@ -116,3 +116,29 @@ function matchesIgnoringDollarRule (filter: string, topic: string): boolean {
   const rest = slash < 0 ? '' : topic.slice(slash)
   return topicMatches(filter, 'x' + rest)
 }
+
+/** What `deliverOverlapsAtTheirQos` uses of an aedes 1.2 Client: its QoS 0 delivery function and its subscriptions. */
+interface OverlapClient {
+  deliver0(packet: { qos: number, topic: string }, done: () => void): void
+  readonly subscriptions: ForwardClient['subscriptions']
+}
+
+/**
+ * [MQTT-3.3.5-1] one copy at the highest QoS of the overlapping subscriptions.
+ * aedes delivers one copy per client, through whichever matching subscription
+ * its emitter calls first; a QoS 0 one delivers through `deliver0`, which
+ * forces QoS 0 after `authorizeForward` has counted the message as QoS 1/2.
+ * So with `dev/#` at QoS 0 and `dev/cmd` at QoS 2 the commands arrived at
+ * QoS 0, were never acknowledged, and after `mqtt.maxInflight` of them the
+ * inflight window sent the client no QoS 1/2 message any more. A QoS 1/2
+ * message that a QoS 1/2 subscription of the client also matches is left to
+ * that subscription (its call comes in the same routing).
+ */
+export function deliverOverlapsAtTheirQos (client: OverlapClient): void {
+  const deliver0 = client.deliver0
+  client.deliver0 = (packet, done) => {
+    // (not when the topic's own filter is QoS 0: aedes lowers every copy to it, and this path clears a stored one)
+    if (packet.qos > 0 && (client.subscriptions[packet.topic]?.qos ?? 1) > 0 && grantedQos(client.subscriptions, packet.topic, 1) > 0) setImmediate(done)
+    else deliver0(packet, done)
+  }
+}

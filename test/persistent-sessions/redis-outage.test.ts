@@ -109,6 +109,40 @@ describe.skipIf(!redisInstalled())('sessions.store redis: readiness while redis 
   })
 })
 
+describe.skipIf(!redisInstalled())('sessions.store redis: closing while redis does not answer', () => {
+  test('close() still ends: the due will and the store calls redis never answered are logged and dropped, none was acknowledged', async () => {
+    const redis = await startRedis()
+    onTestFinished(() => redis.stop())
+    const capture = captureLog()
+    let storeReached = (): void => {}
+    const reached = new Promise<void>((resolve) => { storeReached = resolve })
+    const spy = definePlugin({
+      name: 'store-spy',
+      register (broker) {
+        broker.decoratePersistence(wrapStoreMethod('outgoingEnqueueCombi', (original) => (subs: unknown, packet: { topic: string }) => {
+          if (packet.topic === 'jobs/late') storeReached()
+          return original(subs, packet)
+        }))
+      },
+    })
+    const { broker, url } = await brokerOnRedis(redis.url(5), { pluginTimeoutMs: 300 }, { logger: capture.log, plugins: [spy] })
+    const sub = await connectClient(url, { clientId: 'close-sub', clean: false })
+    await sub.subscribeAsync('jobs/#', { qos: 1 })
+    await sub.endAsync()
+    const raw = await rawConnected(url, { will: { topic: 'jobs/will', payload: Buffer.from('gone'), qos: 1, retain: false } })
+    await redis.command('CLIENT', 'PAUSE', '60000', 'WRITE')
+    onTestFinished(async () => { await redis.command('CLIENT', 'UNPAUSE') })
+    raw.send({ cmd: 'publish', topic: 'jobs/late', payload: 'x', qos: 1, messageId: 9 })
+    await reached
+
+    // Before: close() waited for redis for as long as ioredis retried (here: the pause).
+    await broker.close()
+    expect(capture.lines.find((l) => String(l.msg).startsWith('the wills due at shutdown were not all published in time'))).toMatchObject({ level: 50, timeoutMs: 300 })
+    expect(capture.lines.find((l) => String(l.msg).startsWith('closing the session store with calls redis never answered'))).toMatchObject({ level: 50, pending: expect.any(Number) })
+    expect(raw.packets.filter((p) => p.cmd === 'puback')).toEqual([])
+  })
+})
+
 describe('sessions.store redis: no redis at start', () => {
   test('the store gives up after its start timeout with one line naming the host and the cause', async () => {
     const port = await freePort() // nothing listens there

@@ -30,6 +30,8 @@ export interface StoreSpec {
   redisUrl?: string
   /** How long the redis backend waits for redis at start (default REDIS_START_TIMEOUT_MS; tests shorten it). */
   redisStartTimeoutMs?: number
+  /** How long closing the redis backend waits for the store calls under way (default REDIS_CLOSE_TIMEOUT_MS). */
+  closeTimeoutMs?: number
   onDrop: DropListener
   /** Told about every session expiry removes (nedb only: the others do not expire sessions). */
   onExpire?: (clientId: string) => void

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { beforeDeadline, LATE } from '../../../src/core/deadline.js'
 import { StoreUnavailableError } from './errors.js'
 import type { StoreSpec } from './factory.js'
 
@@ -16,7 +17,10 @@ import type { StoreSpec } from './factory.js'
  *   `destroy()` calls ioredis `disconnect()`, which drops commands not yet
  *   answered, so a broker closing right after a burst of publishes lost the
  *   last few queued messages (the redis broker test caught 7–32 of 1,500
- *   missing).
+ *   missing). It waits `closeTimeoutMs` at most: with redis gone those calls
+ *   wait as long as ioredis retries, and `close()` with them. Past it the
+ *   calls are dropped, logged with their number; none of them was
+ *   acknowledged to a publisher (a PUBACK waits for its store call).
  */
 
 const PACKAGE = 'aedes-persistence-redis'
@@ -34,6 +38,8 @@ interface RedisConnection {
 
 /** How long a starting broker waits for redis before it gives up (ioredis goes on retrying meanwhile). */
 export const REDIS_START_TIMEOUT_MS = 10_000
+/** How long a closing broker waits for the store calls redis has not answered yet. */
+export const REDIS_CLOSE_TIMEOUT_MS = 10_000
 
 export async function createRedisStore (spec: StoreSpec): Promise<{ store: object, health: () => string | undefined }> {
   if (spec.redisUrl === undefined) {
@@ -58,12 +64,16 @@ export async function createRedisStore (spec: StoreSpec): Promise<{ store: objec
   })
   reportOutages(conn, url.host, spec.log)
   await reachable(conn, url.host, spec.redisStartTimeoutMs ?? REDIS_START_TIMEOUT_MS)
+  const closeTimeoutMs = spec.closeTimeoutMs ?? REDIS_CLOSE_TIMEOUT_MS
+  const unanswered = (pending: number): void => {
+    spec.log.error({ redis: url.host, pending, timeoutMs: closeTimeoutMs }, 'closing the session store with calls redis never answered: their messages are not stored (none was acknowledged)')
+  }
   const store = settleBeforeDestroy(factory({
     conn,
     // Its outgoingStream returns only the first 1,001 queued messages by
     // default; the rest of a backlog would wait for the next reconnect.
     maxSessionDelivery: Number.MAX_SAFE_INTEGER,
-  }))
+  }), closeTimeoutMs, unanswered)
   return { store, health: () => conn.status === 'ready' ? undefined : `redis at ${url.host} unreachable (${conn.status})` }
 }
 
@@ -107,14 +117,18 @@ function reportOutages (conn: RedisConnection, host: string, log: Logger): void 
 
 /**
  * `store` whose promise-returning calls are tracked, and whose `destroy()`
- * runs once none is pending. A Proxy: every other property (streams, the
- * `broker` accessor, events) reaches the store as it is.
+ * runs once none is pending, or after `timeoutMs` (`onTimeout` is told how
+ * many still were). A Proxy: every other property (streams, the `broker`
+ * accessor, events) reaches the store as it is.
  */
-function settleBeforeDestroy (store: object): object {
+function settleBeforeDestroy (store: object, timeoutMs: number, onTimeout: (pending: number) => void): object {
   const pending = new Set<Promise<unknown>>()
   const wrapped = new Map<PropertyKey, Method>()
   const settle = async (): Promise<void> => {
-    while (pending.size > 0) await Promise.allSettled([...pending])
+    const allSettled = async (): Promise<void> => {
+      while (pending.size > 0) await Promise.allSettled([...pending])
+    }
+    if (await beforeDeadline(allSettled(), timeoutMs) === LATE) onTimeout(pending.size)
   }
   return new Proxy(store, {
     get (target, prop) {
