@@ -139,7 +139,8 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     // The session store keeps only what is granted here (spec-stored-subscriptions.ts).
     stored.deciding(sub)
     const answer = (error: Error | null, granted: Subscription | null): void => {
-      stored.decided(sub, error === null ? granted : null)
+      // Stored under the requested filter (UNSUBSCRIBE names it, and a reconnect asks the hooks again with it), at the granted QoS.
+      stored.decided(sub, error === null && granted !== null ? { ...sub, qos: granted.qos } : null)
       callback(error, granted)
     }
     // A restored session's marker (spec-session.ts): it makes Session Present true, and is never routed.

@@ -13,7 +13,7 @@
  * granted.
  *
  * hook-slots reports each decision here; the core store then passes only
- * the decided grants, in their granted form. Each filter's own store call
+ * the decided grants, under the requested filter at the granted QoS. Each filter's own store call
  * comes after its decision, so every grant is stored. aedes may store before
  * later filters of the packet reach `authorizeSubscribe` at all, so a list
  * holding any decided entry is a SUBSCRIBE's and keeps its grants only; a

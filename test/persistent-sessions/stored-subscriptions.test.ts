@@ -107,20 +107,6 @@ describe('persistent sessions store their subscriptions as granted', () => {
     await publishAll(url, ['tele/1', 'cmd/1'])
     expect(await receivedOnReturn(url, 'dev', 'cmd/end')).toEqual(['cmd/1', 'cmd/end'])
   })
-
-  test('a rewritten filter is stored as rewritten: it queues offline what it routes online, and keeps routing after the reconnect', async () => {
-    const { url } = await startNedbBroker({}, {
-      plugins: [{
-        name: 'tenant-mount',
-        register: (api) => {
-          api.hooks.add('authorizeSubscribe', (_client, sub) => (sub.topic.startsWith('tenant/') ? 'allow' : { rewrite: { ...sub, topic: `tenant/${sub.topic}` } }))
-        },
-      }],
-    })
-    await subscribeAndLeave(url, 'dev', [{ topic: 'cmd/#', qos: 1 }])
-    await publishAll(url, ['tenant/cmd/1', 'cmd/2'])
-    expect(await receivedOnReturn(url, 'dev', 'tenant/cmd/end')).toEqual(['tenant/cmd/1', 'tenant/cmd/end'])
-  })
 })
 
 test('the nedb store counts only granted filters in midge_subscriptions', async () => {
