@@ -42,8 +42,10 @@ async function startChild (dataDir: string, brokerId?: string): Promise<{ child:
     let out = ''
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString()
-      const line = out.split('\n').find((l) => l.startsWith('{'))
-      if (line !== undefined) resolve((JSON.parse(line) as { url: string }).url)
+      // Log lines (JSON too) may come first: a kill -9 mid-write leaves a torn tail, reported at start.
+      const lines = out.split('\n').slice(0, -1).map((l) => JSON.parse(l) as { url?: unknown })
+      const ready = lines.find((l) => typeof l.url === 'string')
+      if (ready !== undefined) resolve(ready.url as string)
     })
     child.once('exit', (code) => reject(new Error(`broker exited (${String(code)}) before listening:\n${stderr}`)))
   })
