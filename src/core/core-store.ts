@@ -9,8 +9,9 @@
  *   persistent session before aedes writes it [MQTT-4.3.3-1] (spec-retained.ts).
  * - `outgoingStream` / `outgoingClearMessageId`: DUP on re-sends and packet ids
  *   in flight after a reconnect [MQTT-3.3.1-1], [MQTT-2.3.1-4] (spec-resend.ts).
- * - `addSubscriptions`: only the subscriptions granted, as granted
- *   [MQTT-3.8.4-1] (spec-stored-subscriptions.ts).
+ * - `addSubscriptions` / `subscriptionsByClient`: only the subscriptions
+ *   granted, as granted, and asked about again on return [MQTT-3.8.4-1]
+ *   (spec-stored-subscriptions.ts).
  * - `incomingGetPacket` / `incomingStorePacket` / `incomingDelPacket`: one
  *   delivery per inbound QoS 2 message [MQTT-4.3.3-2], and no store lookup
  *   for a clean session's new ones (spec-qos2-inbound.ts).
@@ -28,6 +29,7 @@ import { withOverrides } from './store-overrides.js'
 /** The aedes-persistence 11 calls the decorator changes. */
 interface Store {
   addSubscriptions(client: object, subs: ReadonlyArray<{ topic: string, qos: number }>): Promise<void>
+  subscriptionsByClient(client: object): Promise<object[]>
   outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void>
   outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: RetainedPacket): Promise<void>
   outgoingUpdate(client: { id: string }, packet: RetainedPacket): Promise<void>
@@ -67,6 +69,10 @@ export function decorateCoreStore (store: object, parts: CoreStoreParts): object
       const granted = stored.toStore(subs)
       return granted.length === 0 ? Promise.resolve() : inner.addSubscriptions(client, granted)
     },
+    subscriptionsByClient: (client) => inner.subscriptionsByClient(client).then((subs) => {
+      stored.restoring(subs)
+      return subs
+    }),
     outgoingUpdate (client, packet) {
       if (retained.isPending(packet)) return retained.store(inner, client, packet)
       return inner.outgoingUpdate(client, packet)

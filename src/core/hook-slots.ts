@@ -7,7 +7,7 @@ import type { AuthVerdict, ConnackRefusal, ConnectInfo, HookRegistry, InboundPub
 import type { ClientInfo, Message, QoS } from './message.js'
 import { connectViolation } from './spec-connect.js'
 import type { DurableAcks } from './durable-acks.js'
-import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedelivery } from './spec-forward.js'
+import { type ForwardClient, type ForwardPacket, ForwardRules, grantedQos, isStoredRedelivery } from './spec-forward.js'
 import type { CountingClient, Resends } from './spec-resend.js'
 import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
@@ -29,8 +29,10 @@ interface SlotContext {
   stored: StoredSubscriptions
 }
 
-/** The aedes-persistence calls hook-slots makes itself (session marker). */
-type Store = Parameters<typeof markSession>[0]
+/** The aedes-persistence calls hook-slots makes itself (session marker, a returning session's subscriptions). */
+type Store = Parameters<typeof markSession>[0] & {
+  removeSubscriptions(client: { id: string }, topics: string[]): Promise<void>
+}
 
 type AuthError = Error & { returnCode: number }
 
@@ -53,6 +55,7 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   const maxQos = config.mqtt.maxQos
   const maxClientIdLength = config.limits.maxClientIdLength
   const keepaliveLimit = config.limits.keepaliveLimit
+  const store = (): Store => (aedes as unknown as { persistence: Store }).persistence
 
   aedes.preConnect = (client: Client, packet: ConnectPacket, callback: (error: Error | null, success: boolean) => void) => {
     const violation = connectViolation(packet, maxClientIdLength)
@@ -138,7 +141,9 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   aedes.authorizeSubscribe = (client: Client, sub: Subscription, callback: (error: Error | null, subscription?: Subscription | null) => void) => {
     // The session store keeps only what is granted here (spec-stored-subscriptions.ts).
     stored.deciding(sub)
+    const storedQos = sub.qos
     const answer = (error: Error | null, granted: Subscription | null): void => {
+      if (stored.isRestoring(sub) && error === null && !isSessionMarker(sub.topic)) return restored(client, sub.topic, storedQos, granted, callback)
       // Stored under the requested filter (UNSUBSCRIBE names it, and a reconnect asks the hooks again with it), at the granted QoS.
       stored.decided(sub, error === null && granted !== null ? { ...sub, qos: granted.qos } : null)
       callback(error, granted)
@@ -171,10 +176,26 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     }, (err: Error) => { log.error({ err }, 'authorizeSubscribe hook failed'); answer(null, null) })
   }
 
+  /** A returning session's stored filter, asked about again: the store follows a refusal or a lower QoS. */
+  const restored = (client: Client, filter: string, storedQos: number, granted: Subscription | null, callback: (error: Error | null, subscription?: Subscription | null) => void): void => {
+    if (granted !== null && granted.qos >= storedQos) return callback(null, granted)
+    if (granted === null) stored.refusedOnReturn(client, filter)
+    const update = granted === null
+      ? store().removeSubscriptions(client, [filter])
+      : store().addSubscriptions(client, [{ topic: filter, qos: granted.qos }])
+    update.then(() => { callback(null, granted) }, (err: unknown) => {
+      log.error({ err, clientId: client.id, topic: filter }, 'could not update a stored subscription the session was no longer granted; it stays stored')
+      callback(null, granted)
+    })
+  }
+
   const decideForward = (client: Client, info: ClientInfo, packet: AedesPublishPacket): AedesPublishPacket | null => {
     // QoS, DUP and `$` rules aedes misses (spec-forward.ts).
     let out = forward.apply(client as unknown as ForwardClient, packet as unknown as ForwardPacket) as unknown as AedesPublishPacket | null
     if (out === null) return null
+    // Queued through a stored filter refused on this return, and matched by no grant: withheld (aedes then drops it).
+    if (stored.anyRefusedOnReturn && stored.queuedByRefused(client, out.topic, topicMatches) &&
+      grantedQos((client as unknown as ForwardClient).subscriptions, out.topic) < 0) return null
     for (const fn of hooks.chain('authorizeForward')) {
       let answer: OutboundPublish | null | undefined
       try {
@@ -216,7 +237,6 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     return out
   }
 
-  const store = (): Store => (aedes as unknown as { persistence: Store }).persistence
   aedes.on('clientReady', (client: Client) => {
     if (client.clean) return
     markSession(store(), client.id).catch((err: unknown) => { log.warn({ err, clientId: client.id }, 'could not mark the session') })

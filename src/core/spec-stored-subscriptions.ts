@@ -19,6 +19,13 @@
  * holding any decided entry is a SUBSCRIBE's and keeps its grants only; a
  * list with none (the session marker, the upstream suite's calls) passes as
  * it is.
+ *
+ * A returning session's stored filters are asked about again (aedes restores
+ * them through `authorizeSubscribe`) and one refused now — an ACL or
+ * `denySubscribe` tightened across a restart — is not routed, but stayed in
+ * the store: it went on queueing messages, and what it queued was delivered
+ * on reconnect. Such a filter is now removed from the store, and what it
+ * queued is withheld unless another granted filter matches it.
  */
 interface Subscription {
   readonly topic: string
@@ -28,6 +35,36 @@ interface Subscription {
 export class StoredSubscriptions {
   /** SUBSCRIBE entry → its grant (null: refused; undefined: still being decided). */
   readonly #decisions = new WeakMap<object, Subscription | null | undefined>()
+  /** Entries of the lists the store returned for returning sessions. */
+  readonly #restoring = new WeakSet<object>()
+  /** Client (one connection) → its stored filters refused on its return. */
+  readonly #refusedOnReturn = new WeakMap<object, string[]>()
+
+  /** The store returned these subscriptions of a returning session; aedes asks about each again. */
+  restoring (subs: readonly object[]): void {
+    for (const sub of subs) this.#restoring.add(sub)
+  }
+
+  isRestoring (sub: object): boolean {
+    return this.#restoring.has(sub)
+  }
+
+  /** False until some session's stored filter is refused: the delivery path then skips the lookup. */
+  anyRefusedOnReturn = false
+
+  /** A stored filter of `client`'s session was refused on its return (the caller removes it from the store). */
+  refusedOnReturn (client: object, filter: string): void {
+    this.anyRefusedOnReturn = true
+    const refused = this.#refusedOnReturn.get(client)
+    if (refused === undefined) this.#refusedOnReturn.set(client, [filter])
+    else refused.push(filter)
+  }
+
+  /** True when `topic` was queued for `client` through a filter refused on its return. */
+  queuedByRefused (client: object, topic: string, matches: (filter: string, topic: string) => boolean): boolean {
+    const refused = this.#refusedOnReturn.get(client)
+    return refused !== undefined && refused.some((filter) => matches(filter, topic))
+  }
 
   /** `authorizeSubscribe` started on this entry of a SUBSCRIBE. */
   deciding (requested: object): void {

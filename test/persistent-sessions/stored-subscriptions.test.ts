@@ -109,6 +109,37 @@ describe('persistent sessions store their subscriptions as granted', () => {
   })
 })
 
+describe('a returning session is granted only what it would be granted now', () => {
+  test('a stored filter refused after a restart is removed, and what it queued is withheld', async () => {
+    const dataDir = tempDir()
+    const before = await startNedbBroker({ dataDir })
+    expect(await subscribeAndLeave(before.url, 'dev', [{ topic: 'ok/#', qos: 1 }, { topic: 'secret/#', qos: 1 }])).toEqual([1, 1])
+    await publishAll(before.url, ['secret/before', 'ok/before'])
+    await before.broker.close()
+    // The operator closes secret/# and restarts.
+    const after = await startNedbBroker({ dataDir, mqtt: { denySubscribe: ['secret/#'] } })
+    expect(await receivedOnReturn(after.url, 'dev', 'ok/end')).toEqual(['ok/before', 'ok/end'])
+    // Before the fix the refused filter stayed stored: it went on queueing, and the queue was delivered on return.
+    await publishAll(after.url, ['secret/after', 'ok/after'])
+    expect(await receivedOnReturn(after.url, 'dev', 'ok/end2')).toEqual(['ok/after', 'ok/end2'])
+    expect(await after.broker.metrics.metrics()).toContain('\nmidge_subscriptions 1\n')
+  })
+
+  test('a stored QoS 1 filter lowered to QoS 0 after a restart stops queueing', async () => {
+    const dataDir = tempDir()
+    const before = await startNedbBroker({ dataDir })
+    await subscribeAndLeave(before.url, 'dev', [{ topic: 'ok/#', qos: 1 }])
+    await before.broker.close()
+    const lowered = await startNedbBroker({ dataDir, mqtt: { maxQos: 0 } })
+    expect(await receivedOnReturn(lowered.url, 'dev', 'ok/end')).toEqual(['ok/end'])
+    await publishAll(lowered.url, ['ok/while-qos0'])
+    await lowered.broker.close()
+    // Before the fix the store kept QoS 1, so the message was queued and came back once QoS 1 was allowed again.
+    const again = await startNedbBroker({ dataDir })
+    expect(await receivedOnReturn(again.url, 'dev', 'ok/end2')).toEqual(['ok/end2'])
+  })
+})
+
 test('the nedb store counts only granted filters in midge_subscriptions', async () => {
   const { broker, url } = await startNedbBroker({ mqtt: { denySubscribe: ['secret/#'] } })
   await subscribeAndLeave(url, 'dev', [{ topic: 'ok/#', qos: 1 }, { topic: 'secret/#', qos: 1 }, { topic: 'more/+', qos: 0 }])
