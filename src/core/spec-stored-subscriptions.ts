@@ -13,8 +13,10 @@
  * granted.
  *
  * hook-slots reports each decision here; the core store then passes only
- * the decided grants, under the requested filter at the granted QoS. Each filter's own store call
- * comes after its decision, so every grant is stored. aedes may store before
+ * the decided grants, under the requested filter at the granted QoS, each
+ * once. Each filter's own store call comes after its decision, so every
+ * grant is stored; passing one again in a slower sibling's call could store
+ * it over a later SUBSCRIBE of the same filter. aedes may store before
  * later filters of the packet reach `authorizeSubscribe` at all, so a list
  * holding any decided entry is a SUBSCRIBE's and keeps its grants only; a
  * list with none (the session marker, the upstream suite's calls) passes as
@@ -33,7 +35,7 @@ interface Subscription {
 }
 
 export class StoredSubscriptions {
-  /** SUBSCRIBE entry → its grant (null: refused; undefined: still being decided). */
+  /** SUBSCRIBE entry → its grant (null: refused, or its grant already passed to the store; undefined: still being decided). */
   readonly #decisions = new WeakMap<object, Subscription | null | undefined>()
   /** Entries of the lists the store returned for returning sessions. */
   readonly #restoring = new WeakSet<object>()
@@ -82,7 +84,11 @@ export class StoredSubscriptions {
     const out: T[] = []
     for (const sub of subs) {
       const granted = this.#decisions.get(sub)
-      if (granted !== undefined && granted !== null) out.push(granted as T)
+      if (granted === undefined || granted === null) continue
+      out.push(granted as T)
+      // Passed once: a later store call for this packet (a slower sibling's) must not store it again
+      // over a newer SUBSCRIBE of the same filter.
+      this.#decisions.set(sub, null)
     }
     return out
   }

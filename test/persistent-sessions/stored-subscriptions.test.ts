@@ -8,7 +8,7 @@ import { describe, expect, onTestFinished, test } from 'vitest'
 import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.js'
 import type { BrokerConfigInput } from '../../src/config/schema.js'
 import { connectClient } from '../helpers/clients.js'
-import { rawConnected, rawSubscribe } from '../conformance/support.js'
+import { generate, rawConnected, rawSubscribe, type Suback } from '../conformance/support.js'
 import { wrapStoreMethod } from '../helpers/store-method.js'
 import { tempDir } from './helpers.js'
 
@@ -92,6 +92,36 @@ describe('persistent sessions store their subscriptions as granted', () => {
     expect(await suback).toEqual([1, 0x80])
     await publishAll(url, ['ok/1', 'secret/a', 'secret/b', 'ok/2'])
     expect(await receivedOnReturn(url, 'dev', 'ok/end')).toEqual(['ok/1', 'ok/2', 'ok/end'])
+  })
+
+  test('a slow filter of one SUBSCRIBE does not store its sibling again over a later SUBSCRIBE of that filter', async () => {
+    let release: () => void = () => {}
+    const slowGrant = new Promise<void>((resolve) => { release = resolve })
+    const { url } = await startNedbBroker({}, {
+      plugins: [{
+        name: 'grant-slow-slowly',
+        register: (api) => {
+          api.hooks.add('authorizeSubscribe', async (_client, sub) => {
+            if (sub.topic === 'slow/#') await slowGrant
+            return 'allow'
+          })
+        },
+      }],
+    })
+    const raw = await rawConnected(url, { clientId: 'dev', clean: false })
+    // One read: aedes handles both packets at once.
+    raw.writeRaw(Buffer.concat([
+      generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#', qos: 1 }, { topic: 'slow/#', qos: 1 }] }),
+      generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'a/#', qos: 0 }] }),
+    ]))
+    await raw.next('suback', (p: Suback) => p.messageId === 2)
+    release()
+    await raw.next('suback', (p: Suback) => p.messageId === 1)
+    raw.send({ cmd: 'disconnect' })
+    await raw.closed()
+    // a/# is QoS 0 now. Before the fix slow/#'s store call stored the older a/# QoS 1 again, so a/1 was queued.
+    await publishAll(url, ['a/1'])
+    expect(await receivedOnReturn(url, 'dev', 'slow/end')).toEqual(['slow/end'])
   })
 
   test('a subscription a plugin lowered to QoS 0 queues nothing offline', async () => {
