@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { ClientInfo, Message, QoS } from './message.js'
 
 /** Why a message was dropped instead of delivered. */
-export type DropReason = 'expired' | 'queue_full' | 'max_attempts' | 'no_subscribers'
+export type DropReason = 'expired' | 'queue_full' | 'max_attempts' | 'no_subscribers' | 'slow_consumer'
 
 /**
  * A message that was not delivered. Every drop in midge goes through this event

@@ -3,7 +3,7 @@ import type { ClientInfo, Message } from '../core/message.js'
 import { SubscriptionTally } from './subscription-tally.js'
 
 /** Every drop reason the core defines, so each series exists (at 0) from the start. */
-export const DROP_REASONS: readonly DropReason[] = ['expired', 'queue_full', 'max_attempts', 'no_subscribers']
+export const DROP_REASONS: readonly DropReason[] = ['expired', 'queue_full', 'max_attempts', 'no_subscribers', 'slow_consumer']
 
 /**
  * The broker's figures as plain numbers, bumped by broker events. Listeners
@@ -26,7 +26,7 @@ export class BrokerCounters {
   publishSent = 0
   /** Every `drop` event, whatever the reason (`publish/messages/dropped`). */
   dropped = 0
-  readonly droppedBy: Record<DropReason, number> = { expired: 0, queue_full: 0, max_attempts: 0, no_subscribers: 0 }
+  readonly droppedBy: Record<DropReason, number> = { expired: 0, queue_full: 0, max_attempts: 0, no_subscribers: 0, slow_consumer: 0 }
   connected = 0
   maxConnected = 0
   /** Successful CONNECTs since start (for `load/connections`). */

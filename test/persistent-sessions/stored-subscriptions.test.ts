@@ -103,7 +103,7 @@ describe('persistent sessions store their subscriptions as granted', () => {
         register: (api) => {
           api.hooks.add('authorizeSubscribe', async (_client, sub) => {
             if (sub.topic === 'slow/#') await slowGrant
-            return 'allow'
+            return 'allow' as const
           })
         },
       }],

@@ -16,7 +16,7 @@ const SYS_TOPICS = [
   'bytes/received', 'bytes/sent',
   ...LOADS.flatMap((l) => ['1min', '5min', '15min'].map((w) => `load/${l}/${w}`)),
   'subscriptions/count', 'retained messages/count', 'store/messages/count', 'messages/stored', 'store/messages/bytes',
-  'midge/dead_letters/expired', 'midge/dead_letters/queue_full', 'midge/dead_letters/max_attempts', 'midge/dead_letters/no_subscribers',
+  'midge/dead_letters/expired', 'midge/dead_letters/queue_full', 'midge/dead_letters/max_attempts', 'midge/dead_letters/no_subscribers', 'midge/dead_letters/slow_consumer',
   'midge/connections/refused',
   // the session store taking writes (1) or not (0)
   'midge/store/up',

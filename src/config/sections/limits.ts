@@ -5,7 +5,8 @@ export const MQTT_MAX_PACKET_SIZE = 268_435_455
 
 /**
  * Resource limits. Every default leaves a normal deployment unchanged: caps and
- * rates are 0 (off), sizes are the protocol's own maxima. Limits that must act
+ * rates are 0 (off), sizes are the protocol's own maxima, and only a
+ * subscriber that has stopped reading meets `slowConsumerBytes`. Limits that must act
  * before aedes parses anything (packet size, publish rate, connection rate)
  * are enforced at the socket by `src/listeners`; the rest by aedes and the core.
  */
@@ -32,6 +33,13 @@ export const limitsSchema = z.strictObject({
   keepaliveLimit: z.number().int().min(0).max(65535).default(0),
   /** Close a subscriber whose socket stays full this long, in ms; 0 = never. */
   drainTimeoutMs: z.number().int().min(0).default(60_000),
+  /**
+   * Bytes a client may have unsent before QoS 0 messages to it are dropped
+   * (reported, reason `slow_consumer`) instead of holding up their publishers
+   * (src/core/slow-consumers.ts). 0 = never drop: publishers wait for the
+   * slowest QoS 0 subscriber, as in aedes.
+   */
+  slowConsumerBytes: z.number().int().min(0).default(1_048_576),
   /**
    * PUBLISH packets per second per connection (token bucket, burst = one
    * second's worth). Over it the broker stops reading that socket until the
