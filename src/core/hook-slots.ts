@@ -7,7 +7,7 @@ import type { AuthVerdict, ConnackRefusal, ConnectInfo, HookRegistry, InboundPub
 import type { ClientInfo, Message, QoS } from './message.js'
 import { connectViolation } from './spec-connect.js'
 import type { DurableAcks } from './durable-acks.js'
-import { type ForwardClient, type ForwardPacket, ForwardRules, grantedQos, isStoredRedelivery } from './spec-forward.js'
+import { type ForwardClient, type ForwardPacket, ForwardRules, isStoredRedelivery } from './spec-forward.js'
 import type { CountingClient, Resends } from './spec-resend.js'
 import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
@@ -142,8 +142,9 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     // The session store keeps only what is granted here (spec-stored-subscriptions.ts).
     stored.deciding(sub)
     const storedQos = sub.qos
-    const answer = (error: Error | null, granted: Subscription | null): void => {
-      if (stored.isRestoring(sub) && error === null && !isSessionMarker(sub.topic)) return restored(client, sub.topic, storedQos, granted, callback)
+    /** `failed`: a hook failed, so this is no verdict on the filter: refused for this connection only. */
+    const answer = (error: Error | null, granted: Subscription | null, failed = false): void => {
+      if (stored.isRestoring(sub) && error === null && !failed && !isSessionMarker(sub.topic)) return restored(client, sub.topic, storedQos, granted, callback)
       // Stored under the requested filter (UNSUBSCRIBE names it, and a reconnect asks the hooks again with it), at the granted QoS.
       stored.decided(sub, error === null && granted !== null ? { ...sub, qos: granted.qos } : null)
       callback(error, granted)
@@ -173,13 +174,12 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     runVerdicts(steps).then((verdict) => {
       if (verdict === 'deny') return answer(null, null)
       answer(null, { ...sub, topic: request.topic, qos: Math.min(request.qos, maxQos) as QoS })
-    }, (err: Error) => { log.error({ err }, 'authorizeSubscribe hook failed'); answer(null, null) })
+    }, (err: Error) => { log.error({ err, clientId: client.id, topic: sub.topic }, 'authorizeSubscribe hook failed; the filter is refused'); answer(null, null, true) })
   }
 
   /** A returning session's stored filter, asked about again: the store follows a refusal or a lower QoS. */
   const restored = (client: Client, filter: string, storedQos: number, granted: Subscription | null, callback: (error: Error | null, subscription?: Subscription | null) => void): void => {
     if (granted !== null && granted.qos >= storedQos) return callback(null, granted)
-    if (granted === null) stored.refusedOnReturn(client, filter)
     const update = granted === null
       ? store().removeSubscriptions(client, [filter])
       : store().addSubscriptions(client, [{ topic: filter, qos: granted.qos }])
@@ -193,9 +193,6 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     // QoS, DUP and `$` rules aedes misses (spec-forward.ts).
     let out = forward.apply(client as unknown as ForwardClient, packet as unknown as ForwardPacket) as unknown as AedesPublishPacket | null
     if (out === null) return null
-    // Queued through a stored filter refused on this return, and matched by no grant: withheld (aedes then drops it).
-    if (stored.anyRefusedOnReturn && stored.queuedByRefused(client, out.topic, topicMatches) &&
-      grantedQos((client as unknown as ForwardClient).subscriptions, out.topic) < 0) return null
     for (const fn of hooks.chain('authorizeForward')) {
       let answer: OutboundPublish | null | undefined
       try {

@@ -25,9 +25,12 @@
  * A returning session's stored filters are asked about again (aedes restores
  * them through `authorizeSubscribe`) and one refused now — an ACL or
  * `denySubscribe` tightened across a restart — is not routed, but stayed in
- * the store: it went on queueing messages, and what it queued was delivered
- * on reconnect. Such a filter is now removed from the store, and what it
- * queued is withheld unless another granted filter matches it.
+ * the store: it went on queueing messages, and they were delivered on every
+ * reconnect. Such a filter is now removed from the store (hook-slots); what it
+ * queued before goes out once more. (Withholding that needs a store that can
+ * clear a message never handed out: the redis and memory stores cannot, so it
+ * came back, or another message went; an ACL's read rules withhold it.) A
+ * hook that *fails* on return decides nothing: the store keeps the filter.
  */
 interface Subscription {
   readonly topic: string
@@ -39,8 +42,6 @@ export class StoredSubscriptions {
   readonly #decisions = new WeakMap<object, Subscription | null | undefined>()
   /** Entries of the lists the store returned for returning sessions. */
   readonly #restoring = new WeakSet<object>()
-  /** Client (one connection) → its stored filters refused on its return. */
-  readonly #refusedOnReturn = new WeakMap<object, string[]>()
 
   /** The store returned these subscriptions of a returning session; aedes asks about each again. */
   restoring (subs: readonly object[]): void {
@@ -49,23 +50,6 @@ export class StoredSubscriptions {
 
   isRestoring (sub: object): boolean {
     return this.#restoring.has(sub)
-  }
-
-  /** False until some session's stored filter is refused: the delivery path then skips the lookup. */
-  anyRefusedOnReturn = false
-
-  /** A stored filter of `client`'s session was refused on its return (the caller removes it from the store). */
-  refusedOnReturn (client: object, filter: string): void {
-    this.anyRefusedOnReturn = true
-    const refused = this.#refusedOnReturn.get(client)
-    if (refused === undefined) this.#refusedOnReturn.set(client, [filter])
-    else refused.push(filter)
-  }
-
-  /** True when `topic` was queued for `client` through a filter refused on its return. */
-  queuedByRefused (client: object, topic: string, matches: (filter: string, topic: string) => boolean): boolean {
-    const refused = this.#refusedOnReturn.get(client)
-    return refused !== undefined && refused.some((filter) => matches(filter, topic))
   }
 
   /** `authorizeSubscribe` started on this entry of a SUBSCRIBE. */
