@@ -18,7 +18,7 @@ import { Resends } from './spec-resend.js'
 import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { StoredSubscriptions } from './spec-stored-subscriptions.js'
-import { neverWaitOnSlowReaders, type SlowReader } from './slow-consumers.js'
+import { releaseStalledReaders, type SlowReader } from './slow-consumers.js'
 import { deliverOverlapsAtTheirQos, type ForwardClient } from './spec-forward.js'
 import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
@@ -94,7 +94,7 @@ export class AedesAdapter {
   readonly #acks: DurableAcks | undefined
   /** Bounds each closing step that waits on the store (`pluginTimeoutMs`). */
   readonly #closeTimeoutMs: number
-  readonly #slowConsumerBytes: number
+  readonly #slowConsumerMs: number
 
   private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined) {
     this.#aedes = aedes
@@ -108,7 +108,7 @@ export class AedesAdapter {
     }
     this.#acks = acks
     this.#closeTimeoutMs = options.config.pluginTimeoutMs
-    this.#slowConsumerBytes = options.config.limits.slowConsumerBytes
+    this.#slowConsumerMs = options.config.limits.slowConsumerMs
   }
 
   static async create (options: AdapterOptions): Promise<AedesAdapter> {
@@ -152,7 +152,7 @@ export class AedesAdapter {
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
     // Outermost: a copy the overlap rule leaves to a QoS 1/2 subscription is not reported as dropped.
-    neverWaitOnSlowReaders(client as unknown as SlowReader, this.#slowConsumerBytes, (packet) => {
+    releaseStalledReaders(client as unknown as SlowReader, this.#slowConsumerMs, (packet) => {
       this.#events.emit('drop', { reason: 'slow_consumer', clientId: client.id, message: { topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain }, at: Date.now() })
     })
     deliverOverlapsAtTheirQos(client as DeliveringClient)

@@ -1,23 +1,25 @@
 /**
- * Deliveries never wait for a slow reader.
+ * A reader that has stopped reading does not hold up its publishers.
  *
  * aedes completes a delivery only once it is written, and when the socket's
  * buffer is full that means once the socket drains (lib/write.js
  * `waitForDrain`); a publish is routed only when every delivery of it is
- * complete, and the publisher's next packets wait for that. So one subscriber
+ * complete, and the publisher's next packets wait for that. That is the right
+ * backpressure for a reader that is merely slower than its publishers. But one
  * that stopped reading — a device gone quiet behind a NAT, a stuck consumer —
  * held up every publisher to its topics, and the embedding API's `publish()`,
  * until `limits.drainTimeoutMs` (60 s) closed it.
  *
- * Here a client with `limitBytes` or more unsent gets no further QoS 0
- * message: each is dropped and reported (reason `slow_consumer`) until it
- * catches up. And a write to a full socket completes at once (aedes's drain
- * timer still runs, so a client that does not read at all is still closed
- * after `drainTimeoutMs`) until the client has `HARD_LIMIT_FACTOR` times
- * that unsent; only then does it wait, as in aedes. The margin is for the
- * QoS 0 deliveries already decided when the limit is reached (they are
- * written a moment later, from immediates: up to one read of every publisher
- * in a turn) and for QoS 1/2, which the inflight window bounds.
+ * So a client whose socket has not drained for `stallMs` while deliveries
+ * wait on it is *stalled*: the waiting deliveries complete, later writes to it
+ * do not wait, and it gets no QoS 0 message — each is dropped and reported
+ * once (reason `slow_consumer`) — until its socket drains again. Retained
+ * messages sent on its SUBSCRIBE are never dropped (they hold up no
+ * publisher). QoS 1/2 deliveries are bounded by the inflight window, and
+ * `drainTimeoutMs` still closes a client that never reads again.
+ *
+ * A time, not a byte count, tells stalled from slow: bytes unsent say only
+ * that publishers are faster than the reader, which backpressure is for.
  */
 import type { Writable } from 'node:stream'
 
@@ -33,25 +35,61 @@ interface Qos0Packet {
   payload: Buffer | string
   qos: number
   retain: boolean
+  /** null on the retained messages aedes sends on SUBSCRIBE. */
+  brokerId?: string | null
+  brokerCounter?: number
 }
 
-function noop (): void {}
-
-const HARD_LIMIT_FACTOR = 4
-
-/** `limitBytes` 0: aedes's behaviour (wait for the socket, drop nothing). */
-export function neverWaitOnSlowReaders (client: SlowReader, limitBytes: number, onDrop: (packet: Qos0Packet) => void): void {
-  if (limitBytes === 0) return
+/** `stallMs` 0: aedes's behaviour (every delivery waits for the socket, nothing is dropped). */
+export function releaseStalledReaders (client: SlowReader, stallMs: number, onDrop: (packet: Qos0Packet) => void): void {
+  if (stallMs === 0) return
   const { deliver0, waitForDrain } = client
-  client.deliver0 = (packet, done) => {
-    if (client.conn.writableLength < limitBytes) return deliver0.call(client, packet, done)
-    onDrop(packet)
-    setImmediate(done)
+  const conn = client.conn
+  let stalled = false
+  /** Deliveries waiting for the socket, each completing once. */
+  let waiting: Array<() => void> = []
+  let timer: NodeJS.Timeout | undefined
+  /** The last message reported dropped: a client matches one message through each overlapping filter. */
+  let lastDropped: Qos0Packet | undefined
+
+  const stall = (): void => {
+    timer = undefined
+    stalled = true
+    const released = waiting
+    waiting = []
+    for (const done of released) done()
   }
-  const hardLimit = HARD_LIMIT_FACTOR * limitBytes
+  conn.on('drain', () => {
+    stalled = false
+    waiting = []
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+  })
+  conn.once('close', () => { if (timer !== undefined) clearTimeout(timer) })
+
   client.waitForDrain = (done) => {
-    if (client.conn.writableLength >= hardLimit) return waitForDrain.call(client, done)
-    waitForDrain.call(client, noop)
+    if (stalled) {
+      setImmediate(done)
+      return
+    }
+    let pending = true
+    const once = (): void => {
+      if (!pending) return
+      pending = false
+      done()
+    }
+    waiting.push(once)
+    // aedes's own wait (and its drainTimeoutMs timer) goes on; whichever comes first completes the delivery.
+    waitForDrain.call(client, once)
+    timer ??= setTimeout(stall, stallMs)
+  }
+
+  client.deliver0 = (packet, done) => {
+    if (!stalled || packet.brokerId === null) return deliver0.call(client, packet, done)
+    if (lastDropped === undefined || lastDropped.brokerCounter !== packet.brokerCounter || lastDropped.brokerId !== packet.brokerId) {
+      lastDropped = packet
+      onDrop(packet)
+    }
     setImmediate(done)
   }
 }

@@ -1,19 +1,21 @@
 /**
- * A QoS 0 subscriber that stops reading must not hold up anyone else
- * (src/core/slow-consumers.ts). aedes has every QoS 0 delivery wait until the
- * subscriber's socket drains, and a publish is done only when every delivery
- * is: once the socket toward a stalled reader was full, every publisher to its
- * topics stopped — and `broker.publish()` never resolved — until
- * `limits.drainTimeoutMs` closed it.
+ * A subscriber that stops reading must not hold up anyone else, and one that
+ * reads slowly must lose nothing (src/core/slow-consumers.ts). aedes has
+ * every delivery wait until the subscriber's socket drains, and a publish is
+ * done only when every delivery is: once the socket toward a stalled reader
+ * was full, every publisher to its topics stopped — and `broker.publish()`
+ * never resolved — until `limits.drainTimeoutMs` closed it.
  */
+import mqttPacket, { type Packet } from 'mqtt-packet'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { createBroker, type Broker } from '../../src/broker.js'
 import type { DropEvent } from '../../src/core/events.js'
 import type { BrokerConfigInput } from '../../src/config/schema.js'
 import { connectClient } from '../helpers/clients.js'
 import { rawConnected, rawSubscribe } from '../conformance/support.js'
+import type { RawClient } from '../helpers/clients.js'
 
-async function startBroker (limits: BrokerConfigInput['limits'] = {}): Promise<{ broker: Broker, url: string }> {
+async function startBroker (limits: BrokerConfigInput['limits'] = {}): Promise<{ broker: Broker, url: string, drops: DropEvent[] }> {
   const broker = await createBroker({
     logLevel: 'silent',
     listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }],
@@ -22,66 +24,130 @@ async function startBroker (limits: BrokerConfigInput['limits'] = {}): Promise<{
     limits,
   })
   onTestFinished(() => broker.close())
-  return { broker, url: broker.addresses()[0]?.url ?? '' }
+  const drops: DropEvent[] = []
+  broker.on('drop', (drop) => { drops.push(drop) })
+  return { broker, url: broker.addresses()[0]?.url ?? '', drops }
 }
 
-/** A QoS 0 subscriber to `t/#` that reads nothing after its SUBACK. */
-async function stalledSubscriber (url: string): Promise<void> {
+/** A QoS 0 subscriber that reads nothing after its SUBACK. */
+async function stalledSubscriber (url: string, filters: string[]): Promise<RawClient> {
   const raw = await rawConnected(url, { clientId: 'stalled' })
-  await rawSubscribe(raw, [{ topic: 't/#', qos: 0 }])
+  await rawSubscribe(raw, filters.map((topic) => ({ topic, qos: 0 })))
   raw.socket.pause()
+  return raw
 }
 
-// Enough to fill the kernel's buffers toward the stalled reader several times over.
-const MESSAGES = 6000
-const PAYLOAD = Buffer.alloc(2048, 'x')
+/** Counts the PUBLISHes (and those with RETAIN 1) `raw` reads from now on; `pauseMs` > 0 reads like a slow link (a pause after each chunk). */
+function countPublishes (raw: RawClient, pauseMs = 0): { count: () => number, until: (topic: string) => Promise<void>, untilRetained: (n: number) => Promise<void> } {
+  let count = 0
+  const waiters: Array<{ topic: string, resolve: () => void }> = []
+  const counters: Array<{ n: number, resolve: () => void }> = []
+  let retained = 0
+  const parser = mqttPacket.parser({ protocolVersion: 4 })
+  parser.on('packet', (p: Packet) => {
+    if (p.cmd !== 'publish') return
+    count++
+    if (p.retain) retained++
+    for (const w of waiters) if (w.topic === p.topic) w.resolve()
+    for (const c of counters) if (retained >= c.n) c.resolve()
+  })
+  raw.socket.removeAllListeners('data')
+  raw.socket.on('data', (chunk: Buffer) => {
+    parser.parse(chunk)
+    if (pauseMs === 0) return
+    raw.socket.pause()
+    setTimeout(() => raw.socket.resume(), pauseMs)
+  })
+  return {
+    count: () => count,
+    until: (topic) => new Promise((resolve) => { waiters.push({ topic, resolve }) }),
+    untilRetained: (n) => new Promise((resolve) => { if (retained >= n) resolve(); else counters.push({ n, resolve }) }),
+  }
+}
 
-describe('a QoS 0 subscriber that stops reading', () => {
-  test('does not hold up the publisher or the other subscribers; what it cannot take is dropped and reported', async () => {
-    const { broker, url } = await startBroker()
-    const drops: DropEvent[] = []
-    broker.on('drop', (drop) => { drops.push(drop) })
-    await stalledSubscriber(url)
+// Enough to fill the kernel's buffers toward a reader several times over.
+const MESSAGES = 6000
+const payload = (i: number): Buffer => Buffer.concat([Buffer.from(`${i}:`), Buffer.alloc(2048, 'x')])
+
+describe('a subscriber that stops reading', () => {
+  test('holds up the publisher and the other subscribers for limits.slowConsumerMs at most; what it misses is reported once per message', async () => {
+    const { broker, url, drops } = await startBroker({ slowConsumerMs: 200 })
+    // Two overlapping filters: aedes calls the delivery once per filter, the client gets one copy.
+    await stalledSubscriber(url, ['t/#', 't/+'])
     const healthy = await connectClient(url, { clientId: 'healthy' })
     await healthy.subscribeAsync('t/#', { qos: 0 })
     let received = 0
     const sentinel = new Promise<void>((resolve) => {
       healthy.on('message', (topic) => {
         if (topic === 't/end') resolve()
-        else received++
+        else if (topic === 't/data') received++
       })
     })
 
     const pub = await connectClient(url, { clientId: 'pub' })
-    for (let i = 0; i < MESSAGES; i++) pub.publish('t/data', PAYLOAD, { qos: 0 })
+    for (let i = 0; i < MESSAGES; i++) pub.publish('t/data', payload(i), { qos: 0 })
     await pub.publishAsync('t/end', 'end', { qos: 0 })
     // Before the fix the publisher's messages stopped being routed once the stalled socket was full.
     await sentinel
     // An embedding gateway's own publish is not held either.
     await broker.publish({ topic: 't/api', payload: 'x', qos: 0 })
 
-    expect(received).toBeGreaterThan(MESSAGES * 0.9)
-    const stalledDrops = drops.filter((d) => d.clientId === 'stalled')
-    expect(stalledDrops.length).toBeGreaterThan(0)
-    expect(stalledDrops.every((d) => d.reason === 'slow_consumer' && d.message.topic.startsWith('t/'))).toBe(true)
+    expect(received).toBe(MESSAGES)
+    expect(drops.length).toBeGreaterThan(0)
+    expect(drops.every((d) => d.clientId === 'stalled' && d.reason === 'slow_consumer')).toBe(true)
+    const perMessage = new Set(drops.map((d) => String(d.message.payload).split(':')[0]))
+    expect(perMessage.size).toBe(drops.length)
     expect(await broker.metrics.metrics()).toMatch(/midge_dead_letters_total\{reason="slow_consumer"\} [1-9]/)
     await healthy.endAsync()
     await pub.endAsync()
   }, 20_000)
 
-  test('with limits.slowConsumerBytes 0 nothing is dropped (aedes: the publisher waits for the socket)', async () => {
-    const { broker, url } = await startBroker({ slowConsumerBytes: 0, drainTimeoutMs: 300 })
-    const drops: DropEvent[] = []
-    broker.on('drop', (drop) => { drops.push(drop) })
-    await stalledSubscriber(url)
+  test('still gets every retained message its SUBSCRIBE matched once it reads again', async () => {
+    const { broker, url, drops } = await startBroker({ slowConsumerMs: 50 })
+    const RETAINED = 4000
+    for (let i = 0; i < RETAINED; i++) await broker.publish({ topic: `r/${i}`, payload: payload(i), qos: 0, retain: true })
+    const raw = await stalledSubscriber(url, ['r/#'])
+    const reads = countPublishes(raw)
+    // Live messages until one is dropped: then it is stalled, with retained ones still unsent.
+    const pub = await connectClient(url, { clientId: 'pub' })
+    let live = 0
+    while (drops.length === 0) await pub.publishAsync('r/live', payload(live++), { qos: 0 })
+    raw.socket.resume()
+    // Once it has read up, it is no longer stalled: live messages reach it again.
+    await reads.untilRetained(RETAINED)
+    const end = reads.until('r/end')
+    await pub.publishAsync('r/end', 'end', { qos: 0 })
+    await end
+    expect(drops.every((d) => d.message.topic === 'r/live')).toBe(true)
+    expect(reads.count() - RETAINED - 1 + drops.length).toBe(live)
+    await pub.endAsync()
+  }, 20_000)
+
+  test('with limits.slowConsumerMs 0 nothing is dropped (aedes: the publisher waits for the socket)', async () => {
+    const { broker, url, drops } = await startBroker({ slowConsumerMs: 0, drainTimeoutMs: 300 })
+    await stalledSubscriber(url, ['t/#'])
     const gone = new Promise<void>((resolve) => {
       broker.on('clientDisconnect', (client) => { if (client.id === 'stalled') resolve() })
     })
     const pub = await connectClient(url, { clientId: 'pub' })
-    for (let i = 0; i < MESSAGES; i++) pub.publish('t/data', PAYLOAD, { qos: 0 })
+    for (let i = 0; i < MESSAGES; i++) pub.publish('t/data', payload(i), { qos: 0 })
     // The stalled reader holds everyone up until drainTimeoutMs closes it.
     await gone
     expect(drops).toEqual([])
     await pub.endAsync()
   }, 20_000)
 })
+
+test('a subscriber that reads slower than its publisher is slowed down, and loses nothing', async () => {
+  const { url, drops } = await startBroker({ slowConsumerMs: 500 })
+  const raw = await rawConnected(url, { clientId: 'slow-link' })
+  await rawSubscribe(raw, [{ topic: 't/#', qos: 0 }])
+  const reads = countPublishes(raw, 3)
+  const pub = await connectClient(url, { clientId: 'pub' })
+  for (let i = 0; i < MESSAGES; i++) pub.publish('t/data', payload(i), { qos: 0 })
+  await pub.publishAsync('t/end', 'end', { qos: 0 })
+  await reads.until('t/end')
+  // Before the fix (a byte limit) a reader this far behind lost most of them.
+  expect({ received: reads.count(), drops: drops.length }).toEqual({ received: MESSAGES + 1, drops: 0 })
+  await pub.endAsync()
+}, 20_000)

@@ -6,7 +6,7 @@ export const MQTT_MAX_PACKET_SIZE = 268_435_455
 /**
  * Resource limits. Every default leaves a normal deployment unchanged: caps and
  * rates are 0 (off), sizes are the protocol's own maxima, and only a
- * subscriber that has stopped reading meets `slowConsumerBytes`. Limits that must act
+ * subscriber that has stopped reading meets `slowConsumerMs`. Limits that must act
  * before aedes parses anything (packet size, publish rate, connection rate)
  * are enforced at the socket by `src/listeners`; the rest by aedes and the core.
  */
@@ -34,12 +34,13 @@ export const limitsSchema = z.strictObject({
   /** Close a subscriber whose socket stays full this long, in ms; 0 = never. */
   drainTimeoutMs: z.number().int().min(0).default(60_000),
   /**
-   * Bytes a client may have unsent before QoS 0 messages to it are dropped
-   * (reported, reason `slow_consumer`) instead of holding up their publishers
-   * (src/core/slow-consumers.ts). 0 = never drop: publishers wait for the
-   * slowest QoS 0 subscriber, as in aedes.
+   * A client whose socket has not drained for this long, in ms, while
+   * deliveries wait on it is stalled: they stop waiting, and QoS 0 messages
+   * to it are dropped (reported, reason `slow_consumer`) until it drains
+   * (src/core/slow-consumers.ts). 0 = every publisher to its topics waits
+   * for it, up to `drainTimeoutMs`, as in aedes.
    */
-  slowConsumerBytes: z.number().int().min(0).default(1_048_576),
+  slowConsumerMs: z.number().int().min(0).default(2_000),
   /**
    * PUBLISH packets per second per connection (token bucket, burst = one
    * second's worth). Over it the broker stops reading that socket until the
