@@ -18,7 +18,7 @@ import { Resends } from './spec-resend.js'
 import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { StoredSubscriptions } from './spec-stored-subscriptions.js'
-import { releaseStalledReaders, type SlowReader } from './slow-consumers.js'
+import { StalledReaders, type SlowReader } from './slow-consumers.js'
 import { deliverOverlapsAtTheirQos, type ForwardClient } from './spec-forward.js'
 import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
@@ -94,9 +94,9 @@ export class AedesAdapter {
   readonly #acks: DurableAcks | undefined
   /** Bounds each closing step that waits on the store (`pluginTimeoutMs`). */
   readonly #closeTimeoutMs: number
-  readonly #slowConsumerMs: number
+  readonly #stalls: StalledReaders
 
-  private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined) {
+  private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined, stalls: StalledReaders) {
     this.#aedes = aedes
     this.#log = options.log
     this.#events = options.events
@@ -108,7 +108,7 @@ export class AedesAdapter {
     }
     this.#acks = acks
     this.#closeTimeoutMs = options.config.pluginTimeoutMs
-    this.#slowConsumerMs = options.config.limits.slowConsumerMs
+    this.#stalls = stalls
   }
 
   static async create (options: AdapterOptions): Promise<AedesAdapter> {
@@ -130,8 +130,9 @@ export class AedesAdapter {
       // aedes checks this for MQTT 3.1 only, where 23 is the spec's limit; 3.1.1 is checked in hook-slots.
       maxClientsIdLength: 23,
     })
-    const adapter = new AedesAdapter(aedes, options, acks)
-    installHookSlots(aedes, { ...options, clients: adapter.clients, acks, retained, resends, stored })
+    const stalls = new StalledReaders(config.limits.slowConsumerMs)
+    const adapter = new AedesAdapter(aedes, options, acks, stalls)
+    installHookSlots(aedes, { ...options, clients: adapter.clients, acks, retained, resends, stored, stalls })
     keepNewestRegistration(aedes)
     adapter.#forwardEvents()
     await aedes.listen()
@@ -151,10 +152,7 @@ export class AedesAdapter {
     guardWire(stream, this.#wire, meta.listener)
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
-    // Outermost: a copy the overlap rule leaves to a QoS 1/2 subscription is not reported as dropped.
-    releaseStalledReaders(client as unknown as SlowReader, this.#slowConsumerMs, (packet) => {
-      this.#events.emit('drop', { reason: 'slow_consumer', clientId: client.id, message: { topic: packet.topic, payload: packet.payload, qos: 0, retain: packet.retain }, at: Date.now() })
-    })
+    this.#stalls.watch(client as unknown as SlowReader)
     deliverOverlapsAtTheirQos(client as DeliveringClient)
     return this.clients.attach(client, meta)
   }

@@ -12,6 +12,7 @@ import type { CountingClient, Resends } from './spec-resend.js'
 import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
 import type { StoredSubscriptions } from './spec-stored-subscriptions.js'
+import type { StalledReaders } from './slow-consumers.js'
 import { isTooDeepFilter } from './spec-wire.js'
 import { filterError, topicMatches } from './topic.js'
 import { WriteBatches } from './write-batch.js'
@@ -27,6 +28,7 @@ interface SlotContext {
   retained: RetainedDeliveries
   resends: Resends
   stored: StoredSubscriptions
+  stalls: StalledReaders
 }
 
 /** The aedes-persistence calls hook-slots makes itself (session marker, a returning session's subscriptions). */
@@ -47,7 +49,7 @@ function authError (returnCode: number, message: string): AuthError {
  * default behaviour (including its ban on client publishes to `$SYS`).
  */
 export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
-  const { config, hooks, clients, log, events, acks, retained, resends, stored } = ctx
+  const { config, hooks, clients, log, events, acks, retained, resends, stored, stalls } = ctx
   /** CONNECTs the spec says to refuse with CONNACK 0x02: aedes sends that code only from `authenticate`. */
   const refusals = new WeakMap<Client, string>()
   const forward = new ForwardRules()
@@ -220,6 +222,11 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
   aedes.authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
     const info = clients.of(client)
     let out = decideForward(client, info, packet)
+    // A live QoS 0 message to a client that stopped reading (slow-consumers.ts); not a retained one sent on SUBSCRIBE.
+    if (out !== null && out.qos === 0 && packet.brokerId !== null && stalls.isStalled(client)) {
+      events.emit('drop', { reason: 'slow_consumer', clientId: info.id, message: { topic: out.topic, payload: out.payload, qos: 0, retain: out.retain }, at: Date.now() })
+      return null
+    }
     if (out !== null && out.qos > 0 && out.messageId === undefined) {
       // A new QoS 1/2 delivery: a retained one sent on SUBSCRIBE is stored first (spec-retained.ts);
       // its packet id must not be one still in flight from before a reconnect (spec-resend.ts).

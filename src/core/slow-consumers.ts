@@ -10,86 +10,109 @@
  * held up every publisher to its topics, and the embedding API's `publish()`,
  * until `limits.drainTimeoutMs` (60 s) closed it.
  *
- * So a client whose socket has not drained for `stallMs` while deliveries
- * wait on it is *stalled*: the waiting deliveries complete, later writes to it
- * do not wait, and it gets no QoS 0 message — each is dropped and reported
- * once (reason `slow_consumer`) — until its socket drains again. Retained
- * messages sent on its SUBSCRIBE are never dropped (they hold up no
- * publisher). QoS 1/2 deliveries are bounded by the inflight window, and
+ * So a client whose output has made no progress for `stallMs` while
+ * deliveries wait on it is *stalled*: the waiting deliveries complete, later
+ * writes do not wait, and hook-slots drops the live QoS 0 messages meant for
+ * it (reported, reason `slow_consumer`) until its socket drains. Progress is
+ * the buffers (the stream's and libuv's) holding less than at their peak since
+ * the last look: a reader that is only slow keeps taking some and is never
+ * stalled. While stalled:
+ * - retained messages sent on SUBSCRIBE wait for the socket as in aedes (they
+ *   hold up no publisher, and each SUBSCRIBE would buffer the set again);
+ * - QoS 1/2 deliveries are bounded by the inflight window; without one, a
+ *   stalled client holding more than `STALLED_BUFFER_LIMIT` is closed.
  * `drainTimeoutMs` still closes a client that never reads again.
- *
- * A time, not a byte count, tells stalled from slow: bytes unsent say only
- * that publishers are faster than the reader, which backpressure is for.
  */
 import type { Writable } from 'node:stream'
 
 /** What this uses of an aedes 1.2 Client (not in its public types). */
 export interface SlowReader {
-  readonly conn: Writable
-  deliver0(packet: Qos0Packet, done: () => void): void
+  readonly conn: Writable & { _handle?: { writeQueueSize?: number } | null }
+  deliver0(packet: { brokerId?: string | null }, done: () => void): void
   waitForDrain(done: () => void): void
+  close(): void
 }
 
-interface Qos0Packet {
-  topic: string
-  payload: Buffer | string
-  qos: number
-  retain: boolean
-  /** null on the retained messages aedes sends on SUBSCRIBE. */
-  brokerId?: string | null
-  brokerCounter?: number
-}
+/** A stalled client buffering more than this is closed (only reachable without the inflight window). */
+export const STALLED_BUFFER_LIMIT = 8 * 1024 * 1024
 
-/** `stallMs` 0: aedes's behaviour (every delivery waits for the socket, nothing is dropped). */
-export function releaseStalledReaders (client: SlowReader, stallMs: number, onDrop: (packet: Qos0Packet) => void): void {
-  if (stallMs === 0) return
-  const { deliver0, waitForDrain } = client
-  const conn = client.conn
-  let stalled = false
-  /** Deliveries waiting for the socket, each completing once. */
-  let waiting: Array<() => void> = []
-  let timer: NodeJS.Timeout | undefined
-  /** The last message reported dropped: a client matches one message through each overlapping filter. */
-  let lastDropped: Qos0Packet | undefined
+export class StalledReaders {
+  readonly #stalled = new WeakSet<object>()
+  readonly #stallMs: number
 
-  const stall = (): void => {
-    timer = undefined
-    stalled = true
-    const released = waiting
-    waiting = []
-    for (const done of released) done()
-  }
-  conn.on('drain', () => {
-    stalled = false
-    waiting = []
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
-  })
-  conn.once('close', () => { if (timer !== undefined) clearTimeout(timer) })
-
-  client.waitForDrain = (done) => {
-    if (stalled) {
-      setImmediate(done)
-      return
-    }
-    let pending = true
-    const once = (): void => {
-      if (!pending) return
-      pending = false
-      done()
-    }
-    waiting.push(once)
-    // aedes's own wait (and its drainTimeoutMs timer) goes on; whichever comes first completes the delivery.
-    waitForDrain.call(client, once)
-    timer ??= setTimeout(stall, stallMs)
+  /** `stallMs` 0: aedes's behaviour (every delivery waits for the socket, nothing is dropped). */
+  constructor (stallMs: number) {
+    this.#stallMs = stallMs
   }
 
-  client.deliver0 = (packet, done) => {
-    if (!stalled || packet.brokerId === null) return deliver0.call(client, packet, done)
-    if (lastDropped === undefined || lastDropped.brokerCounter !== packet.brokerCounter || lastDropped.brokerId !== packet.brokerId) {
-      lastDropped = packet
-      onDrop(packet)
+  /** True while `client` is stalled: hook-slots withholds its live QoS 0 messages. */
+  isStalled (client: object): boolean {
+    return this.#stalled.has(client)
+  }
+
+  watch (client: SlowReader): void {
+    if (this.#stallMs === 0) return
+    const stalled = this.#stalled
+    const stallMs = this.#stallMs
+    const { deliver0, waitForDrain } = client
+    const conn = client.conn
+    const unsent = (): number => conn.writableLength + (conn._handle?.writeQueueSize ?? 0)
+    /** Deliveries waiting for the socket, each completing once. */
+    let waiting: Array<() => void> = []
+    let timer: NodeJS.Timeout | undefined
+    /** The most seen unsent since the last check: below it now, some was taken. */
+    let peak = 0
+
+    const check = (): void => {
+      const now = unsent()
+      if (now < peak) {
+        // Slow, not stopped: look again later.
+        peak = now
+        timer = setTimeout(check, stallMs)
+        return
+      }
+      timer = undefined
+      stalled.add(client)
+      const released = waiting
+      waiting = []
+      for (const done of released) done()
     }
-    setImmediate(done)
+    conn.on('drain', () => {
+      stalled.delete(client)
+      waiting = []
+      peak = 0
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+    })
+    conn.once('close', () => { if (timer !== undefined) clearTimeout(timer) })
+
+    client.waitForDrain = (done) => {
+      if (stalled.has(client)) {
+        if (conn.writableLength > STALLED_BUFFER_LIMIT) client.close()
+        setImmediate(done)
+        return
+      }
+      let pending = true
+      const once = (): void => {
+        if (!pending) return
+        pending = false
+        done()
+      }
+      waiting.push(once)
+      peak = Math.max(peak, unsent())
+      // aedes's own wait (and its drainTimeoutMs timer) goes on; whichever comes first completes the delivery.
+      waitForDrain.call(client, once)
+      timer ??= setTimeout(check, stallMs)
+    }
+
+    // A retained message sent on SUBSCRIBE (aedes clears its broker id) waits for a stalled socket to drain.
+    client.deliver0 = (packet, done) => {
+      if (packet.brokerId !== null || !stalled.has(client)) return deliver0.call(client, packet, done)
+      const resume = (): void => {
+        conn.off('drain', resume).off('close', resume)
+        deliver0.call(client, packet, done)
+      }
+      conn.once('drain', resume).once('close', resume)
+    }
   }
 }

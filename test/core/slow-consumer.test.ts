@@ -14,6 +14,7 @@ import type { BrokerConfigInput } from '../../src/config/schema.js'
 import { connectClient } from '../helpers/clients.js'
 import { rawConnected, rawSubscribe } from '../conformance/support.js'
 import type { RawClient } from '../helpers/clients.js'
+import { PacedPeer } from '../helpers/paced-peer.js'
 
 async function startBroker (limits: BrokerConfigInput['limits'] = {}): Promise<{ broker: Broker, url: string, drops: DropEvent[] }> {
   const broker = await createBroker({
@@ -151,3 +152,72 @@ test('a subscriber that reads slower than its publisher is slowed down, and lose
   expect({ received: reads.count(), drops: drops.length }).toEqual({ received: MESSAGES + 1, drops: 0 })
   await pub.endAsync()
 }, 20_000)
+
+test('without the inflight window, a stalled reader that would buffer over 8 MiB of QoS 1 messages is closed', async () => {
+  const broker = await createBroker({
+    logLevel: 'silent', listeners: [], sys: { interval: 0 }, sessions: { store: 'memory' }, limits: { slowConsumerMs: 50 },
+  }, { omitBuiltins: ['priority-delivery'] })
+  onTestFinished(() => broker.close())
+  const peer = new PacedPeer()
+  broker.attach(peer.stream, 'in-process')
+  await peer.connect('stalled')
+  await peer.subscribe('q/#', 1, 1)
+  peer.pace({ kind: 'stalled' })
+  let closed = false
+  peer.stream.once('close', () => { closed = true })
+  let peak = 0
+  // Before, released writes went on into its buffer until drainTimeoutMs (aedes stops at the first full buffer).
+  while (!closed) {
+    await broker.publish({ topic: 'q/x', payload: payload(0), qos: 1 })
+    peak = Math.max(peak, peer.stream.writableLength)
+  }
+  expect(peak).toBeLessThan(9 * 1024 * 1024)
+}, 20_000)
+
+describe('told apart by progress, not by bytes unsent', () => {
+  async function pacedPeer (broker: Broker, clientId: string, topic: string): Promise<PacedPeer> {
+    const peer = new PacedPeer()
+    broker.attach(peer.stream, 'in-process')
+    await peer.connect(clientId)
+    await peer.subscribe(topic, 0, 1)
+    return peer
+  }
+
+  test('a reader on a slow link (200 KB/s) is not stalled by a burst of 2 s of its link; it loses nothing', async () => {
+    const { broker, drops } = await startBroker({ slowConsumerMs: 500 })
+    const peer = await pacedPeer(broker, 'slow-link', 't/#')
+    peer.pace({ kind: 'rate', bytesPerMs: 200 })
+    // One turn's fan-in (~400 KB), then a publisher that waits for each message.
+    const burst = Array.from({ length: 200 }, (_, i) => broker.publish({ topic: 't/burst', payload: payload(i), qos: 0 }))
+    for (let i = 0; i < 20; i++) await broker.publish({ topic: 't/late', payload: payload(i), qos: 0 })
+    await Promise.all(burst)
+    const end = peer.next((p) => p.cmd === 'publish' && p.topic === 't/end')
+    await broker.publish({ topic: 't/end', payload: 'end', qos: 0 })
+    await end
+    // Before, a buffer that had not emptied for slowConsumerMs counted as stalled: about half were dropped.
+    expect({ drops: drops.length, received: peer.publishes() }).toEqual({ drops: 0, received: 221 })
+  }, 20_000)
+
+  test('a stalled reader sending SUBSCRIBE again and again does not get the retained set buffered each time', async () => {
+    const { broker, drops } = await startBroker({ slowConsumerMs: 50 })
+    for (let i = 0; i < 500; i++) await broker.publish({ topic: `r/${i}`, payload: payload(i), qos: 0, retain: true })
+    const peer = await pacedPeer(broker, 'stalled', 'live')
+    peer.pace({ kind: 'stalled' })
+    for (let i = 0; drops.length === 0; i++) await broker.publish({ topic: 'live', payload: payload(i), qos: 0 })
+    const subscribed = new Promise<void>((resolve) => {
+      let n = 0
+      broker.on('subscribe', () => { if (++n === 30) resolve() })
+    })
+    // ~1 MiB of retained messages per SUBSCRIBE of ~10 bytes.
+    for (let i = 0; i < 30; i++) peer.send({ cmd: 'subscribe', messageId: 10 + i, subscriptions: [{ topic: 'r/#', qos: 0 }] })
+    await subscribed
+    // Something that must not happen needs a window to not happen in: before the fix 30 MB were buffered
+    // within it (16 KB with it).
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(peer.stream.writableLength).toBeLessThan(2 * 1024 * 1024)
+    // Reading again, it gets them.
+    const last = peer.next((p) => p.cmd === 'suback' && p.messageId === 39)
+    peer.pace({ kind: 'fast' })
+    await last
+  }, 20_000)
+})

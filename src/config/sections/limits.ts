@@ -34,9 +34,9 @@ export const limitsSchema = z.strictObject({
   /** Close a subscriber whose socket stays full this long, in ms; 0 = never. */
   drainTimeoutMs: z.number().int().min(0).default(60_000),
   /**
-   * A client whose socket has not drained for this long, in ms, while
-   * deliveries wait on it is stalled: they stop waiting, and QoS 0 messages
-   * to it are dropped (reported, reason `slow_consumer`) until it drains
+   * A client whose output has made no progress for this long, in ms, while
+   * deliveries wait on it is stalled: they stop waiting, and live QoS 0
+   * messages to it are dropped (reported, reason `slow_consumer`) until it drains
    * (src/core/slow-consumers.ts). 0 = every publisher to its topics waits
    * for it, up to `drainTimeoutMs`, as in aedes.
    */
