@@ -176,7 +176,13 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     runVerdicts(steps).then((verdict) => {
       if (verdict === 'deny') return answer(null, null)
       answer(null, { ...sub, topic: request.topic, qos: Math.min(request.qos, maxQos) as QoS })
-    }, (err: Error) => { log.error({ err, clientId: client.id, topic: sub.topic }, 'authorizeSubscribe hook failed; the filter is refused'); answer(null, null, true) })
+    }, (err: Error) => {
+      // On a session's return there is no SUBACK to refuse it in: the connection is closed before CONNACK and the client comes back.
+      const restoring = stored.isRestoring(sub)
+      log.error({ err, clientId: client.id, topic: sub.topic }, restoring ? 'authorizeSubscribe hook failed on a session\'s return; the connection is closed' : 'authorizeSubscribe hook failed; the filter is refused')
+      if (restoring) answer(err, null)
+      else answer(null, null, true)
+    })
   }
 
   /** A returning session's stored filter, asked about again: the store follows a refusal or a lower QoS. */

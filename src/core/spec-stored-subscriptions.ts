@@ -30,7 +30,10 @@
  * queued before goes out once more. (Withholding that needs a store that can
  * clear a message never handed out: the redis and memory stores cannot, so it
  * came back, or another message went; an ACL's read rules withhold it.) A
- * hook that *fails* on return decides nothing: the store keeps the filter.
+ * hook that *fails* on return decides nothing: the store keeps the filter,
+ * and the connection is closed before CONNACK (there is no SUBACK to refuse
+ * the filter in, and the client told its session is present would not
+ * subscribe again), so the client comes back.
  */
 interface Subscription {
   readonly topic: string

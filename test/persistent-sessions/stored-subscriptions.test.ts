@@ -7,7 +7,7 @@ import mqtt from 'mqtt'
 import { describe, expect, onTestFinished, test } from 'vitest'
 import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.js'
 import type { BrokerConfigInput } from '../../src/config/schema.js'
-import { connectClient } from '../helpers/clients.js'
+import { connectClient, RawClient } from '../helpers/clients.js'
 import { generate, rawConnected, rawSubscribe, type Suback } from '../conformance/support.js'
 import { wrapStoreMethod } from '../helpers/store-method.js'
 import { tempDir } from './helpers.js'
@@ -156,7 +156,7 @@ describe('a returning session is granted only what it would be granted now', () 
     expect(await after.broker.metrics.metrics()).toContain('\nmidge_subscriptions 1\n')
   })
 
-  test('a hook that fails while a session returns refuses the filter for that connection only', async () => {
+  test('a hook that fails while a session returns closes that connection and leaves the store alone', async () => {
     let aclDown = false
     const { url } = await startNedbBroker({}, {
       plugins: [{
@@ -170,11 +170,12 @@ describe('a returning session is granted only what it would be granted now', () 
       }],
     })
     await subscribeAndLeave(url, 'dev', [{ topic: 'cmd/#', qos: 1 }])
-    // The device comes back while the ACL service has a hiccup (CONNACK follows the restore), and leaves.
+    // The device comes back while the ACL service has a hiccup: closed before CONNACK, as if refused nothing.
     aclDown = true
-    const blip = await rawConnected(url, { clientId: 'dev', clean: false })
-    blip.send({ cmd: 'disconnect' })
+    const blip = await RawClient.open(url)
+    blip.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: 'dev', keepalive: 60 })
     await blip.closed()
+    expect(blip.packets.filter((p) => p.cmd === 'connack')).toEqual([])
     aclDown = false
     // Before the fix the failure counted as a refusal: cmd/# was removed from the store, so the
     // device (told its session was present) never got anything again.
