@@ -38,8 +38,8 @@ async function stalledSubscriber (url: string, filters: string[]): Promise<RawCl
   return raw
 }
 
-/** Counts the PUBLISHes (and those with RETAIN 1) `raw` reads from now on; `pauseMs` > 0 reads like a slow link (a pause after each chunk). */
-function countPublishes (raw: RawClient, pauseMs = 0): { count: () => number, until: (topic: string) => Promise<void>, untilRetained: (n: number) => Promise<void> } {
+/** Counts the PUBLISHes (and those with RETAIN 1) `raw` reads from now on; `pauseTurns` > 0 reads slowly (a pause of that many event-loop turns after each chunk). */
+function countPublishes (raw: RawClient, pauseTurns = 0): { count: () => number, until: (topic: string) => Promise<void>, untilRetained: (n: number) => Promise<void> } {
   let count = 0
   const waiters: Array<{ topic: string, resolve: () => void }> = []
   const counters: Array<{ n: number, resolve: () => void }> = []
@@ -55,9 +55,14 @@ function countPublishes (raw: RawClient, pauseMs = 0): { count: () => number, un
   raw.socket.removeAllListeners('data')
   raw.socket.on('data', (chunk: Buffer) => {
     parser.parse(chunk)
-    if (pauseMs === 0) return
+    if (pauseTurns === 0) return
     raw.socket.pause()
-    setTimeout(() => raw.socket.resume(), pauseMs)
+    let turns = pauseTurns
+    const later = (): void => {
+      if (--turns > 0) setImmediate(later)
+      else raw.socket.resume()
+    }
+    setImmediate(later)
   })
   return {
     count: () => count,
@@ -143,7 +148,7 @@ test('a subscriber that reads slower than its publisher is slowed down, and lose
   const { url, drops } = await startBroker({ slowConsumerMs: 500 })
   const raw = await rawConnected(url, { clientId: 'slow-link' })
   await rawSubscribe(raw, [{ topic: 't/#', qos: 0 }])
-  const reads = countPublishes(raw, 3)
+  const reads = countPublishes(raw, 50)
   const pub = await connectClient(url, { clientId: 'pub' })
   for (let i = 0; i < MESSAGES; i++) pub.publish('t/data', payload(i), { qos: 0 })
   await pub.publishAsync('t/end', 'end', { qos: 0 })
@@ -204,16 +209,15 @@ describe('told apart by progress, not by bytes unsent', () => {
     const peer = await pacedPeer(broker, 'stalled', 'live')
     peer.pace({ kind: 'stalled' })
     for (let i = 0; drops.length === 0; i++) await broker.publish({ topic: 'live', payload: payload(i), qos: 0 })
-    const subscribed = new Promise<void>((resolve) => {
+    // Each SUBSCRIBE's retained stream waits for the socket with its first message. Before the fix the
+    // streams did not wait: they poured 30 MB into the buffer, and this never resolved.
+    const allWaiting = new Promise<void>((resolve) => {
       let n = 0
-      broker.on('subscribe', () => { if (++n === 30) resolve() })
+      peer.stream.on('newListener', (event) => { if (event === 'drain' && ++n === 30) resolve() })
     })
     // ~1 MiB of retained messages per SUBSCRIBE of ~10 bytes.
     for (let i = 0; i < 30; i++) peer.send({ cmd: 'subscribe', messageId: 10 + i, subscriptions: [{ topic: 'r/#', qos: 0 }] })
-    await subscribed
-    // Something that must not happen needs a window to not happen in: before the fix 30 MB were buffered
-    // within it (16 KB with it).
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await allWaiting
     expect(peer.stream.writableLength).toBeLessThan(2 * 1024 * 1024)
     // Reading again, it gets them.
     const last = peer.next((p) => p.cmd === 'suback' && p.messageId === 39)
