@@ -144,9 +144,8 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     // The session store keeps only what is granted here (spec-stored-subscriptions.ts).
     stored.deciding(sub)
     const storedQos = sub.qos
-    /** `failed`: a hook failed, so this is no verdict on the filter: refused for this connection only. */
-    const answer = (error: Error | null, granted: Subscription | null, failed = false): void => {
-      if (stored.isRestoring(sub) && error === null && !failed && !isSessionMarker(sub.topic)) return restored(client, sub.topic, storedQos, granted, callback)
+    const answer = (error: Error | null, granted: Subscription | null): void => {
+      if (stored.isRestoring(sub) && error === null && !isSessionMarker(sub.topic)) return restored(client, sub.topic, storedQos, granted, callback)
       // Stored under the requested filter (UNSUBSCRIBE names it, and a reconnect asks the hooks again with it), at the granted QoS.
       stored.decided(sub, error === null && granted !== null ? { ...sub, qos: granted.qos } : null)
       callback(error, granted)
@@ -180,8 +179,7 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
       // On a session's return there is no SUBACK to refuse it in: the connection is closed before CONNACK and the client comes back.
       const restoring = stored.isRestoring(sub)
       log.error({ err, clientId: client.id, topic: sub.topic }, restoring ? 'authorizeSubscribe hook failed on a session\'s return; the connection is closed' : 'authorizeSubscribe hook failed; the filter is refused')
-      if (restoring) answer(err, null)
-      else answer(null, null, true)
+      answer(restoring ? err : null, null)
     })
   }
 
