@@ -36,13 +36,35 @@ export interface SlowReader {
 /** A stalled client buffering more than this is closed (only reachable without the inflight window). */
 export const STALLED_BUFFER_LIMIT = 8 * 1024 * 1024
 
+/** A client's waits for its socket, from the first delivery that waited on: most connections never have one. */
+class DrainWatch {
+  /** Deliveries waiting for the socket, each completing once. */
+  waiting: Array<() => void> = []
+  timer: NodeJS.Timeout | undefined
+  /** The most seen unsent since the last check: below it now, some was taken. */
+  peak = 0
+
+  constructor (readonly client: SlowReader, readonly waitForDrain: (done: () => void) => void) {}
+
+  unsent (): number {
+    const conn = this.client.conn
+    return conn.writableLength + (conn._handle?.writeQueueSize ?? 0)
+  }
+}
+
 export class StalledReaders {
   readonly #stalled = new WeakSet<object>()
+  readonly #watches = new WeakMap<object, DrainWatch>()
   readonly #stallMs: number
+  /** One function for every client (aedes calls it as a method): no closure per connection. */
+  readonly #waitForDrain: (this: SlowReader, done: () => void) => void
+  #aedesWaitForDrain: ((done: () => void) => void) | undefined
 
   /** `stallMs` 0: aedes's behaviour (every delivery waits for the socket, nothing is dropped). */
   constructor (stallMs: number) {
     this.#stallMs = stallMs
+    const readers = this
+    this.#waitForDrain = function (this: SlowReader, done: () => void): void { readers.#wait(this, done) }
   }
 
   /** True while `client` is stalled: hook-slots withholds its live QoS 0 messages. */
@@ -53,66 +75,76 @@ export class StalledReaders {
   watch (client: SlowReader): void {
     if (this.#stallMs === 0) return
     const stalled = this.#stalled
-    const stallMs = this.#stallMs
     const { deliver0, waitForDrain } = client
-    const conn = client.conn
-    const unsent = (): number => conn.writableLength + (conn._handle?.writeQueueSize ?? 0)
-    /** Deliveries waiting for the socket, each completing once. */
-    let waiting: Array<() => void> = []
-    let timer: NodeJS.Timeout | undefined
-    /** The most seen unsent since the last check: below it now, some was taken. */
-    let peak = 0
-
-    const check = (): void => {
-      const now = unsent()
-      if (now < peak) {
-        // Slow, not stopped: look again later.
-        peak = now
-        timer = setTimeout(check, stallMs)
-        return
-      }
-      timer = undefined
-      stalled.add(client)
-      const released = waiting
-      waiting = []
-      for (const done of released) done()
-    }
-    conn.on('drain', () => {
-      stalled.delete(client)
-      waiting = []
-      peak = 0
-      if (timer !== undefined) clearTimeout(timer)
-      timer = undefined
-    })
-    conn.once('close', () => { if (timer !== undefined) clearTimeout(timer) })
-
-    client.waitForDrain = (done) => {
-      if (stalled.has(client)) {
-        if (conn.writableLength > STALLED_BUFFER_LIMIT) client.close()
-        setImmediate(done)
-        return
-      }
-      let pending = true
-      const once = (): void => {
-        if (!pending) return
-        pending = false
-        done()
-      }
-      waiting.push(once)
-      peak = Math.max(peak, unsent())
-      // aedes's own wait (and its drainTimeoutMs timer) goes on; whichever comes first completes the delivery.
-      waitForDrain.call(client, once)
-      timer ??= setTimeout(check, stallMs)
-    }
+    if (waitForDrain === this.#waitForDrain) return // watched already
+    // aedes's Client.prototype.waitForDrain: the same for every client
+    this.#aedesWaitForDrain ??= waitForDrain
+    client.waitForDrain = this.#waitForDrain
 
     // A retained message sent on SUBSCRIBE (aedes clears its broker id) waits for a stalled socket to drain.
+    // (Installed now: aedes binds a subscription to the client's deliver0 when it subscribes.)
     client.deliver0 = (packet, done) => {
       if (packet.brokerId !== null || !stalled.has(client)) return deliver0.call(client, packet, done)
+      const conn = client.conn
       const resume = (): void => {
         conn.off('drain', resume).off('close', resume)
         deliver0.call(client, packet, done)
       }
       conn.once('drain', resume).once('close', resume)
     }
+  }
+
+  #wait (client: SlowReader, done: () => void): void {
+    const stalled = this.#stalled
+    if (stalled.has(client)) {
+      if (client.conn.writableLength > STALLED_BUFFER_LIMIT) client.close()
+      setImmediate(done)
+      return
+    }
+    let w = this.#watches.get(client)
+    if (w === undefined) {
+      w = new DrainWatch(client, this.#aedesWaitForDrain!)
+      this.#watches.set(client, w)
+      this.#listen(w)
+    }
+    let pending = true
+    const once = (): void => {
+      if (!pending) return
+      pending = false
+      done()
+    }
+    w.waiting.push(once)
+    w.peak = Math.max(w.peak, w.unsent())
+    // aedes's own wait (and its drainTimeoutMs timer) goes on; whichever comes first completes the delivery.
+    w.waitForDrain.call(client, once)
+    w.timer ??= setTimeout(() => { this.#check(w) }, this.#stallMs)
+  }
+
+  /** From a client's first wait for its socket on: its 'drain' ends the wait (and a stall). */
+  #listen (w: DrainWatch): void {
+    const conn = w.client.conn
+    conn.on('drain', () => {
+      this.#stalled.delete(w.client)
+      w.waiting = []
+      w.peak = 0
+      if (w.timer !== undefined) clearTimeout(w.timer)
+      w.timer = undefined
+    })
+    conn.once('close', () => { if (w.timer !== undefined) clearTimeout(w.timer) })
+  }
+
+  #check (w: DrainWatch): void {
+    const now = w.unsent()
+    if (now < w.peak) {
+      // Slow, not stopped: look again later.
+      w.peak = now
+      w.timer = setTimeout(() => { this.#check(w) }, this.#stallMs)
+      return
+    }
+    w.timer = undefined
+    this.#stalled.add(w.client)
+    const released = w.waiting
+    w.waiting = []
+    for (const done of released) done()
   }
 }
