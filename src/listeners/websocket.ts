@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { ListenerConfig } from '../config/schema.js'
 import { bind, closeServer, formatHost } from './bind.js'
@@ -16,6 +17,22 @@ type WsListenerConfig = Extract<ListenerConfig, { type: 'ws' | 'wss' }>
 export function offersMqttOrNothing (header: string | undefined): boolean {
   if (header === undefined || header.trim() === '') return true
   return header.split(',').some((p) => { const name = p.trim(); return name === 'mqtt' || name === 'mqttv3.1' })
+}
+
+/**
+ * ws's stream sends each `write` as a WebSocket message, and mqtt-packet
+ * writes a packet field by field (a CONNACK in 4 writes, a PUBLISH in 6), so
+ * every field went out as a message of its own: allowed [MQTT-6.0.0-2], but
+ * 4–6 times the frames, and clients that take one message per packet break.
+ * mqtt-packet corks the stream for each packet (and the core for a batch of
+ * deliveries): what a cork collected now goes out as one message.
+ */
+function packetPerMessage (stream: Duplex): Duplex {
+  stream._writev = (chunks, callback) => {
+    const first = chunks[0]!
+    stream._write(chunks.length === 1 ? first.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), first.encoding, callback)
+  }
+  return stream
 }
 
 /** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
@@ -67,7 +84,7 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
   if (config.type === 'wss') server.on('secureConnection', awaitUpgrade)
   wss.on('connection', (ws, req) => {
     clearTimeout(upgradeTimers.get(req.socket))
-    const stream = createWebSocketStream(ws)
+    const stream = packetPerMessage(createWebSocketStream(ws))
     // Errors on the stream surface through aedes as client errors; keep the process safe meanwhile.
     stream.on('error', () => {})
     const meta = { listener: name, remoteAddress: req.socket.remoteAddress, certificateCN: verifiedCertificateCN(req.socket) }

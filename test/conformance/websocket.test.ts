@@ -106,6 +106,43 @@ test('[MQTT-6.0.0-1] the server sends MQTT packets in binary frames', async () =
   expect(peer.binaryOnly()).toBe(true)
 })
 
+test('[MQTT-6.0.0-2] the server sends whole packets per WebSocket message, not one message per field (mqtt-packet writes a packet field by field)', async () => {
+  const broker = await startBroker()
+  const ws = new WebSocket(broker.wsUrl, 'mqtt')
+  onTestFinished(() => { ws.terminate() })
+  /** Per message: the packets it holds, and the bytes left over (part of a packet). */
+  const messages: Array<{ cmds: string[], partial: number }> = []
+  const stream: string[] = []
+  const streamParser = mqttPacket.parser({ protocolVersion: 4 })
+  streamParser.on('packet', (p: Packet) => stream.push(p.cmd))
+  let wanted: { count: number, resolve: () => void } | undefined
+  const packetCount = (): number => stream.length
+  ws.on('message', (data: Buffer) => {
+    const cmds: string[] = []
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    let garbled = false
+    parser.on('packet', (p: Packet) => cmds.push(p.cmd))
+    parser.on('error', () => { garbled = true }) // a message starting inside a packet
+    const left = parser.parse(data)
+    messages.push({ cmds, partial: garbled ? data.length : left })
+    streamParser.parse(data)
+    if (wanted !== undefined && packetCount() >= wanted.count) wanted.resolve()
+  })
+  const received = (count: number): Promise<void> => new Promise((resolve) => {
+    if (packetCount() >= count) resolve()
+    else wanted = { count, resolve }
+  })
+  await once(ws, 'open')
+  ws.send(connect())
+  await received(1)
+  ws.send(generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'frames/#', qos: 1 }] }))
+  await received(2)
+  ws.send(generate({ cmd: 'publish', topic: 'frames/a', payload: 'hello', qos: 1, messageId: 2 }))
+  await received(4) // its PUBACK and its delivery
+  expect(messages.map((m) => m.partial)).toEqual(messages.map(() => 0))
+  expect(messages.flatMap((m) => m.cmds).sort()).toEqual([...stream].sort())
+})
+
 test('[MQTT-6.0.0-1] a text frame closes the connection and is not processed', async () => {
   const broker = await startBroker()
   const peer = await openWs(broker.wsUrl)
