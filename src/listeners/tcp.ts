@@ -12,26 +12,28 @@ type TcpListenerConfig = Extract<ListenerConfig, { type: 'mqtt' | 'mqtts' }>
 
 /** MQTT over TCP (`mqtt`) or TLS (`mqtts`). */
 export async function startTcpListener (config: TcpListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
-  const accept = (socket: Socket): void => {
-    if (!gate.admit(socket, name, config.maxConnections)) return
+  const handOver = (socket: Socket): void => {
     onConnection(policy.wrap(socket), { listener: name, remoteAddress: socket.remoteAddress, certificateCN: verifiedCertificateCN(socket) })
   }
-  // The per-address rate is checked on the raw TCP connection, before a TLS handshake is paid for.
-  const rateLimit = (socket: Socket): boolean => {
+  // The per-address rate and the connection caps apply to the raw TCP connection, before a TLS
+  // handshake is paid for: a socket still in its handshake holds a file descriptor too, and
+  // counting only finished handshakes let idle sockets on a TLS port exhaust them.
+  const admit = (socket: Socket): boolean => {
     // aedes writes a packet in several writes: without TCP_NODELAY every round trip waits ~40 ms on Nagle.
     socket.setNoDelay(true)
-    return policy.admitAddress(socket.remoteAddress) || gate.refuse(socket, name, 'limits.connectionRatePerIp exceeded')
+    if (!policy.admitAddress(socket.remoteAddress)) return gate.refuse(socket, name, 'limits.connectionRatePerIp exceeded')
+    return gate.admit(socket, name, config.maxConnections)
   }
   let server: Server
   if (config.type === 'mqtts') {
     const tls = createTlsServer({ ...readTlsFiles(config, name), handshakeTimeout: policy.handshakeTimeoutMs })
-    tls.on('connection', (socket: Socket) => { rateLimit(socket) })
-    tls.on('secureConnection', (socket: TLSSocket) => accept(socket))
+    tls.on('connection', (socket: Socket) => { admit(socket) })
+    tls.on('secureConnection', (socket: TLSSocket) => { handOver(socket) })
     // A failed handshake (e.g. a plain client on the TLS port) closes only that socket.
     tls.on('tlsClientError', (_err, socket) => socket.destroy())
     server = tls
   } else {
-    server = createNetServer({ noDelay: true }, (socket) => { if (rateLimit(socket)) accept(socket) })
+    server = createNetServer({ noDelay: true }, (socket) => { if (admit(socket)) handOver(socket) })
   }
   const bound = await bind(server, config.host, config.port, name)
   const scheme = config.type

@@ -61,6 +61,24 @@ describe('TLS listeners', () => {
     await expect(mqtt.connectAsync(mqtts, { reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toThrow(/self-signed|unable to verify|certificate/i)
   })
 
+  test('the listener maxConnections counts sockets still in their TLS handshake', async () => {
+    // (without the cap, the third socket would be closed by the handshake timeout, not refused)
+    const broker = await startBroker({ limits: { connectTimeoutMs: 2_000 }, listeners: [{ type: 'mqtts', host: '127.0.0.1', port: 0, cert: certs.serverCert, key: certs.serverKey, maxConnections: 2 }] })
+    const port = Number(new URL(broker.addresses()[0]!.url).port)
+    const open = async (): Promise<import('node:net').Socket> => {
+      const socket = netConnect({ host: '127.0.0.1', port })
+      socket.on('error', () => {})
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+      return socket
+    }
+    const idle = [await open(), await open()] // never send a ClientHello
+    const third = await open()
+    await new Promise<void>((resolve) => third.once('close', () => resolve()))
+    expect(broker.stats().refused).toBe(1)
+    expect(broker.stats().connections).toBe(2)
+    for (const socket of idle) socket.destroy()
+  })
+
   test('a stalled TLS handshake is closed after connectTimeoutMs', async () => {
     const { mqtts } = await tlsBroker({ limits: { connectTimeoutMs: 200 } })
     const socket = netConnect({ host: '127.0.0.1', port: Number(new URL(mqtts).port) })
