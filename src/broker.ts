@@ -7,6 +7,7 @@ import { isValidatedConfig, validateConfig } from './config/load.js'
 import type { BrokerConfig, BrokerConfigInput, ListenerConfig } from './config/schema.js'
 import { AedesAdapter } from './core/aedes-adapter.js'
 import { logDrops } from './core/drop-log.js'
+import { LineThrottle } from './core/line-throttle.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
 import { HookRegistry } from './core/hooks.js'
 import type { ClientInfo, Message } from './core/message.js'
@@ -61,6 +62,9 @@ export interface Broker {
   close(): Promise<void>
 }
 
+/** One line per listener and reason this often at most: refusals come in floods (a reconnect storm over a limit). */
+const CONNECTION_LOG_INTERVAL_MS = 60_000
+
 /**
  * Build and start a broker: validate the config, register plugins in order,
  * start aedes on the chosen store and emitter, then bind the listeners.
@@ -75,7 +79,11 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const metrics = createMetricsRegistry()
   logDrops(events, log)
   const routes = new HttpRoutes()
-  const gate = new ConnectionGate(config.limits.maxConnections, (refusal) => { log.debug(refusal, 'connection refused') })
+  const refusals = new LineThrottle(CONNECTION_LOG_INTERVAL_MS)
+  const gate = new ConnectionGate(config.limits.maxConnections, ({ refused, ...line }) => {
+    const sinceLastLine = refusals.pass(`${line.listener}\u0000${line.reason}`)
+    if (sinceLastLine !== undefined) log.info({ ...line, sinceLastLine }, refused ? 'connection refused' : 'connection failed before MQTT')
+  })
   const host = new PluginHost(log)
   const startHandlers: Array<{ plugin: string, run: () => void | Promise<void> }> = []
   let persistenceFactory: PersistenceFactory | undefined

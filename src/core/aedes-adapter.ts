@@ -24,6 +24,7 @@ import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
 import { beforeDeadline, LATE } from './deadline.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
+import { LineThrottle } from './line-throttle.js'
 
 /**
  * The only module that talks to aedes directly (with hook-slots.ts, which
@@ -339,7 +340,7 @@ export class AedesAdapter {
         log.debug({ clientId: client.id }, 'connection closed before it was ready')
         return
       }
-      log.info({ clientId: client.id, clean: client.clean, listener: c.listener, remoteAddress: c.remoteAddress, username: c.username }, 'client connected')
+      log.info({ clientId: client.id, clean: client.clean, listener: c.listener, remoteAddress: c.remoteAddress, username: c.username, certificateCN: c.certificateCN }, 'client connected')
       events.emit('clientReady', c)
     })
     aedes.on('clientDisconnect', (client) => {
@@ -355,8 +356,12 @@ export class AedesAdapter {
       log.debug({ clientId: client.id, listener: c.listener, remoteAddress: c.remoteAddress, err: err.message }, 'client error')
       events.emit('clientError', info(client), err)
     })
+    // A scanner or a misconfigured fleet fails here by the thousand: one line per listener and reason a minute.
+    const failures = new LineThrottle(60_000)
     aedes.on('connectionError', (client, err) => {
-      log.debug({ err: err.message }, 'connection error before CONNECT completed')
+      const c = info(client)
+      const sinceLastLine = failures.pass(`${c.listener}\u0000${err.message}`)
+      if (sinceLastLine !== undefined) log.info({ listener: c.listener, remoteAddress: c.remoteAddress, reason: err.message, sinceLastLine }, 'connection closed before CONNECT completed')
       events.emit('clientError', undefined, err)
     })
     aedes.on('keepaliveTimeout', (client) => {

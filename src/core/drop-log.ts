@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { BrokerEvents } from './events.js'
+import { LineThrottle } from './line-throttle.js'
 
 /** One warn line per client (or group) and reason at most this often. */
 export const DROP_LOG_INTERVAL_MS = 60_000
@@ -12,18 +13,11 @@ export const DROP_LOG_INTERVAL_MS = 60_000
  * reported with the next line.
  */
 export function logDrops (events: BrokerEvents, log: Logger, intervalMs = DROP_LOG_INTERVAL_MS, now: () => number = Date.now): void {
-  const recent = new Map<string, { at: number, since: number }>()
+  const lines = new LineThrottle(intervalMs, now)
   events.on('drop', (drop) => {
-    const key = `${drop.reason}\u0000${drop.clientId ?? ''}\u0000${drop.group ?? ''}`
-    const t = now()
-    const seen = recent.get(key)
-    if (seen !== undefined && t - seen.at < intervalMs) {
-      seen.since++
-      return
-    }
-    log.warn({ reason: drop.reason, clientId: drop.clientId, group: drop.group, topic: drop.message.topic, droppedSinceLastLine: seen?.since ?? 0, intervalMs },
+    const droppedSinceLastLine = lines.pass(`${drop.reason}\u0000${drop.clientId ?? ''}\u0000${drop.group ?? ''}`)
+    if (droppedSinceLastLine === undefined) return
+    log.warn({ reason: drop.reason, clientId: drop.clientId, group: drop.group, topic: drop.message.topic, droppedSinceLastLine, intervalMs },
       'message dropped; more drops for this client and reason are counted and logged at most once per interval')
-    if (recent.size >= 10_000) for (const [k, v] of recent) if (t - v.at >= intervalMs) recent.delete(k)
-    recent.set(key, { at: t, since: 0 })
   })
 }

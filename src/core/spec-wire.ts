@@ -110,8 +110,10 @@ class WireGuard {
     if (verdict !== undefined) {
       this.#stopped = true
       this.#options.onViolation?.(verdict.close, this.#label)
-      // Let aedes act on the packets before the bad one, then close [MQTT-4.8.0-1].
-      const end = (): void => { stream.destroy() }
+      // Let aedes act on the packets before the bad one, then close [MQTT-4.8.0-1], with the
+      // reason as the error: aedes reports it (the disconnect line, or the line of a failed connect).
+      // (Not on a stream nobody listens to for errors: that would throw.)
+      const end = (): void => { stream.destroy(stream.listenerCount('error') > 0 ? new Error(`protocol violation: ${verdict.close}`) : undefined) }
       if (verdict.connack !== undefined) stream.write(verdict.connack, () => setImmediate(end))
       else setImmediate(end)
     }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 
-/** What a refusal log line carries. */
-export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string }) => void
+/** What a line about a connection that never reached MQTT carries; `refused`: by a limit (counted). */
+export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string, refused: boolean }) => void
 
 /**
  * Counts live connections per listener and in total, refuses those over the
@@ -19,7 +19,7 @@ export class ConnectionGate {
   #refused = 0
   readonly #onRefused: RefusalLog | undefined
 
-  /** `onRefused`: told about each refusal (the broker logs it at debug). */
+  /** `onRefused`: told about each refusal and failure (the broker logs them). */
   constructor (maxTotal: number, onRefused?: RefusalLog) {
     this.#maxTotal = maxTotal
     this.#onRefused = onRefused
@@ -40,9 +40,14 @@ export class ConnectionGate {
   /** Close a socket refused by a limit (these, or the per-IP connection rate): counted, and reported. Returns false. */
   refuse (socket: Socket, listener: string, reason: string): false {
     this.#refused++
-    this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason })
+    this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason, refused: true })
     socket.destroy()
     return false
+  }
+
+  /** Report a connection that failed before MQTT (a TLS handshake, a WebSocket upgrade); the caller closes it. */
+  failed (socket: Socket, listener: string, reason: string): void {
+    this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason, refused: false })
   }
 
   #closer (listener: string): (this: Socket) => void {

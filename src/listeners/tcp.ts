@@ -29,8 +29,11 @@ export async function startTcpListener (config: TcpListenerConfig, name: string,
     const tls = createTlsServer({ ...readTlsFiles(config, name), handshakeTimeout: policy.handshakeTimeoutMs })
     tls.on('connection', (socket: Socket) => { admit(socket) })
     tls.on('secureConnection', (socket: TLSSocket) => { handOver(socket) })
-    // A failed handshake (e.g. a plain client on the TLS port) closes only that socket.
-    tls.on('tlsClientError', (_err, socket) => socket.destroy())
+    // A failed handshake (e.g. a plain client on the TLS port, an untrusted client certificate) closes only that socket.
+    tls.on('tlsClientError', (err, socket) => {
+      gate.failed(socket, name, `TLS handshake failed: ${err.message}`)
+      socket.destroy()
+    })
     server = tls
   } else {
     server = createNetServer({ noDelay: true }, (socket) => { if (admit(socket)) handOver(socket) })

@@ -35,9 +35,23 @@ function packetPerMessage (stream: Duplex): Duplex {
   return stream
 }
 
+/**
+ * Why an upgrade request is refused, if it is: another path, or subprotocols
+ * offered but none we speak (answering without one would only make a browser
+ * fail the handshake itself); one that offers none is let in.
+ */
+function upgradeRefusal (req: IncomingMessage, path: string): string | undefined {
+  const url = req.url ?? '/'
+  const query = url.indexOf('?')
+  if ((query < 0 ? url : url.slice(0, query)) !== path) return `the path must be ${path}`
+  if (!offersMqttOrNothing(req.headers['sec-websocket-protocol'])) return 'the WebSocket subprotocol must be mqtt (or mqttv3.1)'
+  return undefined
+}
+
 /** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
 export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
-  const refuse = (_req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+  const refuse = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+    gate.failed(req.socket, name, `not a WebSocket upgrade: ${req.method ?? ''} ${req.url ?? ''}`)
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end(`use a WebSocket on ${config.path}\n`)
   }
   const server: Server = config.type === 'wss'
@@ -45,12 +59,12 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     : createHttpServer({ noDelay: true }, refuse)
   const wss = new WebSocketServer({
     server,
-    path: config.path,
-    // A client that offers subprotocols but none we speak is refused (400): answering without one
-    // would only make a browser fail the handshake itself. One that offers none is let in.
+    // The path is checked here, not by ws (which refuses another path without a word), so the refusal is logged.
     verifyClient: (info, done) => {
-      if (offersMqttOrNothing(info.req.headers['sec-websocket-protocol'])) done(true)
-      else done(false, 400, 'the WebSocket subprotocol must be mqtt (or mqttv3.1)')
+      const refusal = upgradeRefusal(info.req, config.path)
+      if (refusal === undefined) return done(true)
+      gate.failed(info.req.socket, name, `WebSocket upgrade refused: ${refusal}`)
+      done(false, 400, refusal)
     },
     // [MQTT-6.0.0-4] select `mqtt`; older clients offer only `mqttv3.1` (MQTT 3.1), as Mosquitto accepts.
     handleProtocols: (protocols) => protocols.has('mqtt') ? 'mqtt' : (protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
@@ -81,7 +95,13 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     if (!gate.admit(socket, name, config.maxConnections)) return
     if (config.type === 'ws') awaitUpgrade(socket)
   })
-  if (config.type === 'wss') server.on('secureConnection', awaitUpgrade)
+  if (config.type === 'wss') {
+    server.on('secureConnection', awaitUpgrade)
+    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      gate.failed(socket, name, `TLS handshake failed: ${err.message}`)
+      socket.destroy()
+    })
+  }
   wss.on('connection', (ws, req) => {
     clearTimeout(upgradeTimers.get(req.socket))
     const stream = packetPerMessage(createWebSocketStream(ws))
@@ -90,7 +110,12 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     const meta = { listener: name, remoteAddress: req.socket.remoteAddress, certificateCN: verifiedCertificateCN(req.socket) }
     const conn = policy.wrap(stream)
     // [MQTT-6.0.0-1] MQTT travels in binary frames only: close on a text frame, before aedes reads from it.
-    ws.on('message', (_data, isBinary) => { if (!isBinary) { conn.destroy(); ws.terminate() } })
+    ws.on('message', (_data, isBinary) => {
+      if (isBinary) return
+      const violation = new Error('protocol violation: a text frame (MQTT travels in binary frames) [MQTT-6.0.0-1]')
+      conn.destroy(conn.listenerCount('error') > 0 ? violation : undefined)
+      ws.terminate()
+    })
     onConnection(conn, meta, req)
   })
   const bound = await bind(server, config.host, config.port, name)

@@ -8,6 +8,7 @@ import { expect, onTestFinished, test } from 'vitest'
 import WebSocket from 'ws'
 import { createBroker } from '../../src/broker.js'
 import { startBroker } from '../helpers/broker.js'
+import { captureLog } from '../helpers/log-capture.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
 import { generate, uniqueId } from './support.js'
 
@@ -82,6 +83,23 @@ test('[MQTT-6.0.0-4] an upgrade offering only other subprotocols is refused (400
   expect(none.ws.protocol).toBe('')
   none.ws.send(connect())
   expect(await none.next('connack')).toMatchObject({ returnCode: 0 })
+})
+
+test('an upgrade to another path is refused (400) and logged at info with the reason, like a refused subprotocol', async () => {
+  const capture = captureLog()
+  const broker = await startBroker({}, { logger: capture.log })
+  const status = async (url: string, protocols: string[]): Promise<number | undefined> => new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols)
+    ws.once('unexpected-response', (_req, res) => { resolve(res.statusCode); ws.terminate() })
+    ws.once('open', () => { resolve(undefined); ws.terminate() })
+    ws.once('error', () => {})
+  })
+  expect(await status(broker.wsUrl.replace(/\/mqtt$/, '/other'), ['mqtt'])).toBe(400)
+  expect(await capture.waitFor('connection failed before MQTT')).toMatchObject({ level: 30, listener: 'ws', reason: 'WebSocket upgrade refused: the path must be /mqtt' })
+  expect(await status(broker.wsUrl, ['soap'])).toBe(400)
+  const subprotocol = (l: Record<string, unknown>): boolean => String(l.reason).includes('subprotocol')
+  expect(await capture.waitFor('connection failed before MQTT', subprotocol)).toMatchObject({ reason: 'WebSocket upgrade refused: the WebSocket subprotocol must be mqtt (or mqttv3.1)' })
+  expect(await status(broker.wsUrl + '?client=1', ['mqtt'])).toBeUndefined() // a query string is no other path
 })
 
 test('§6 MQTT.js over WebSocket (offering `mqtt`, as [MQTT-6.0.0-3] asks of clients) exchanges messages with a TCP client', async () => {

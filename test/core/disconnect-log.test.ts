@@ -27,3 +27,31 @@ test('disconnect lines carry the reason, the listener and the address; a takeove
   ])
   first.end(true)
 })
+
+/** A protocol violation the core finds was logged as a plain "connection closed" (found by an outside probe). */
+test('a protocol violation after CONNECT is the reason on the disconnect line', async () => {
+  const capture = captureLog()
+  const broker = await startBroker({}, { logger: capture.log })
+  const raw = await RawClient.open(broker.mqttUrl)
+  await raw.connect({ clientId: 'dev-bad' })
+  raw.send({ cmd: 'publish', topic: 'a/b', payload: 'x', qos: 1, messageId: 0 }) // packet id 0 [MQTT-2.3.1-1]
+  await raw.closed()
+  expect(await capture.waitFor('client disconnected')).toMatchObject({
+    clientId: 'dev-bad',
+    reason: expect.stringMatching(/^error: protocol violation: .*\[MQTT-2\.3\.1-1\]/),
+  })
+})
+
+/** Nothing at info said that a connection failed before CONNECT, nor from where. */
+test('a connection that fails before CONNECT is one info line with the listener, address and reason; repeats are counted, not logged', async () => {
+  const capture = captureLog()
+  const broker = await startBroker({}, { logger: capture.log })
+  for (let i = 0; i < 3; i++) {
+    const raw = await RawClient.open(broker.mqttUrl)
+    raw.send({ cmd: 'pingreq' }) // [MQTT-3.1.0-1] the first packet must be CONNECT
+    await raw.closed()
+  }
+  const line = await capture.waitFor('connection closed before CONNECT completed')
+  expect(line).toMatchObject({ level: 30, listener: 'mqtt', remoteAddress: '127.0.0.1', reason: expect.stringContaining('[MQTT-3.1.0-1]'), sinceLastLine: 0 })
+  expect(capture.lines.filter((l) => l.msg === line.msg)).toHaveLength(1)
+})

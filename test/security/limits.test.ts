@@ -44,14 +44,14 @@ describe('connection limits', () => {
     expect(ws.connected).toBe(true)
   })
 
-  test('connectionRatePerIp refuses connections over the burst, then refills; each refusal is counted and logged at debug', async () => {
+  test('connectionRatePerIp refuses connections over the burst, then refills; each refusal is counted and logged at info', async () => {
     const capture = captureLog()
     const broker = await startBroker({ limits: { connectionRatePerIp: 20, connectionBurstPerIp: 2 } }, { logger: capture.log })
     expect(await connectOutcome(broker.mqttUrl)).toBe('connack')
     await connectClient(broker.wsUrl) // one bucket per address, across listeners
     expect(await connectOutcome(broker.mqttUrl)).toBe('closed')
     expect(broker.stats().refused).toBe(1)
-    expect(await capture.waitFor('connection refused')).toMatchObject({ level: 20, listener: 'mqtt', remoteAddress: '127.0.0.1', reason: 'limits.connectionRatePerIp exceeded' })
+    expect(await capture.waitFor('connection refused')).toMatchObject({ level: 30, listener: 'mqtt', remoteAddress: '127.0.0.1', reason: 'limits.connectionRatePerIp exceeded', sinceLastLine: 0 })
     // 20/s refills a token in 50 ms: retry on each refusal until one is admitted
     let outcome: 'connack' | 'closed' = 'closed'
     while (outcome === 'closed') outcome = await connectOutcome(broker.mqttUrl)

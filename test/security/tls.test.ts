@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import type { BrokerConfigInput } from '../../src/config/schema.js'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient, nextMessage } from '../helpers/clients.js'
+import type { Logger } from 'pino'
+import { captureLog } from '../helpers/log-capture.js'
 import { makeCerts, type TestCerts, tempDir, writeAclFile } from './support.js'
 
 let certs: TestCerts
@@ -19,8 +21,8 @@ function tlsListeners (extra: Record<string, unknown> = {}): BrokerConfigInput['
   ]
 }
 
-async function tlsBroker (config: BrokerConfigInput = {}, extra: Record<string, unknown> = {}): Promise<{ mqtts: string, wss: string, broker: Awaited<ReturnType<typeof startBroker>> }> {
-  const broker = await startBroker({ listeners: tlsListeners(extra), ...config })
+async function tlsBroker (config: BrokerConfigInput = {}, extra: Record<string, unknown> = {}, logger?: Logger): Promise<{ mqtts: string, wss: string, broker: Awaited<ReturnType<typeof startBroker>> }> {
+  const broker = await startBroker({ listeners: tlsListeners(extra), ...config }, logger === undefined ? {} : { logger })
   const url = (type: string): string => broker.addresses().find((a) => a.type === type)?.url ?? ''
   return { broker, mqtts: url('mqtts'), wss: url('wss') }
 }
@@ -43,8 +45,9 @@ describe('TLS listeners', () => {
     await expect(started).rejects.toThrow(`secure listener: cannot use cert ${certs.serverCert}, key ${other.key}: `)
   })
 
-  test('a plain client on the TLS port fails cleanly and the broker keeps serving', async () => {
-    const { mqtts } = await tlsBroker()
+  test('a plain client on the TLS port fails cleanly, is logged at info, and the broker keeps serving', async () => {
+    const capture = captureLog()
+    const { mqtts } = await tlsBroker({}, {}, capture.log)
     const { port } = new URL(mqtts)
     const plain = netConnect({ host: '127.0.0.1', port: Number(port) })
     plain.on('error', () => {})
@@ -54,6 +57,7 @@ describe('TLS listeners', () => {
     await new Promise<void>((resolve) => plain.once('close', () => resolve()))
     const client = await connectClient(mqtts, { ca: readFileSync(certs.ca) })
     expect(client.connected).toBe(true)
+    expect(await capture.waitFor('connection failed before MQTT')).toMatchObject({ level: 30, listener: 'mqtts', remoteAddress: '127.0.0.1', reason: expect.stringMatching(/^TLS handshake failed: /) })
   })
 
   test('a client that does not trust the server certificate is refused by its own TLS layer', async () => {
@@ -89,17 +93,19 @@ describe('TLS listeners', () => {
   })
 
   describe('client certificates (requestCert, useCertificateAsUsername)', () => {
-    const secured = async (): Promise<{ mqtts: string, wss: string }> => {
+    const secured = async (logger?: Logger): Promise<{ mqtts: string, wss: string }> => {
       const aclFile = writeAclFile(tempDir(), ['user device-1', 'topic readwrite device-1/#'])
-      const { mqtts, wss } = await tlsBroker({ security: { allowAnonymous: false, useCertificateAsUsername: true, aclFile } }, { ca: certs.ca, requestCert: true })
+      const { mqtts, wss } = await tlsBroker({ security: { allowAnonymous: false, useCertificateAsUsername: true, aclFile } }, { ca: certs.ca, requestCert: true }, logger)
       return { mqtts, wss }
     }
 
-    test('the certificate CN is the username: no password needed, ACLs apply to it', async () => {
-      const { mqtts, wss } = await secured()
+    test('the certificate CN is the username: no password needed, ACLs apply to it; the connect line names the CN', async () => {
+      const capture = captureLog()
+      const { mqtts, wss } = await secured(capture.log)
       const device = certs.client('device-1')
       const tls = { ca: readFileSync(certs.ca), cert: readFileSync(device.cert), key: readFileSync(device.key) }
       const client = await connectClient(mqtts, tls)
+      expect(await capture.waitFor('client connected')).toMatchObject({ listener: 'mqtts', certificateCN: 'device-1' })
       await client.subscribeAsync('device-1/#')
       const got = nextMessage(client)
       await client.publishAsync('device-1/state', 'on')
