@@ -20,6 +20,7 @@ import { RetainedDeliveries } from './spec-retained.js'
 import { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import { StalledReaders, type SlowReader } from './slow-consumers.js'
 import { deliverOverlapsAtTheirQos, type ForwardClient } from './spec-forward.js'
+import { deliverOvertakenMessages, type DedupingClient } from './spec-overtaken.js'
 import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
 import { beforeDeadline, LATE } from './deadline.js'
@@ -155,6 +156,7 @@ export class AedesAdapter {
     const client = this.#aedes.handle(stream, request)
     this.#stalls.watch(client as unknown as SlowReader)
     deliverOverlapsAtTheirQos(client as DeliveringClient)
+    deliverOvertakenMessages(client as unknown as DedupingClient)
     return this.clients.attach(client, meta)
   }
 
