@@ -1,5 +1,6 @@
 import type { BrokerConfig } from '../../src/config/schema.js'
 import type { Message, QoS } from '../../src/core/message.js'
+import { errorReason, LineThrottle } from '../../src/core/line-throttle.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
 import { defineSysMetric, SubscriptionTally, SYS_METRICS } from '../../src/sys/index.js'
 import { defineStoreMetrics } from './metrics.js'
@@ -71,9 +72,13 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
     // Said, not guessed: nedb (a file) and redis (a server) outlive a crash of this process.
     }, { durable: opts.store !== 'memory' })
 
+    // While the store is down every reconnect of the fleet fails here: one line a minute, with the count.
+    const failures = new LineThrottle(60_000)
     const failed = (clientId: string) => (err: unknown): void => {
-      log.error({ err, clientId }, 'session store could not record a client connecting or leaving')
       broker.events.emit('error', err instanceof Error ? err : new Error(String(err)))
+      const reason = errorReason(err)
+      const sinceLastLine = failures.pass(reason)
+      if (sinceLastLine !== undefined) log.error({ reason, clientId, sinceLastLine }, 'session store could not record a client connecting or leaving')
     }
     broker.events.on('clientReady', (client) => {
       tracker?.markOnline(client.id).catch(failed(client.id))

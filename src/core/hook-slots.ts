@@ -16,6 +16,7 @@ import type { StalledReaders } from './slow-consumers.js'
 import { isTooDeepFilter } from './spec-wire.js'
 import { filterError, topicMatches } from './topic.js'
 import { WriteBatches } from './write-batch.js'
+import { errorReason, LineThrottle } from './line-throttle.js'
 
 interface SlotContext {
   config: Readonly<BrokerConfig>
@@ -245,9 +246,15 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     return out
   }
 
+  // While the store is down every reconnect of the fleet fails here: one line a minute, with the count.
+  const markFailures = new LineThrottle(60_000)
   aedes.on('clientReady', (client: Client) => {
     if (client.clean) return
-    markSession(store(), client.id).catch((err: unknown) => { log.warn({ err, clientId: client.id }, 'could not mark the session') })
+    markSession(store(), client.id).catch((err: unknown) => {
+      const reason = errorReason(err)
+      const sinceLastLine = markFailures.pass(reason)
+      if (sinceLastLine !== undefined) log.warn({ reason, clientId: client.id, sinceLastLine }, 'could not mark the session')
+    })
   })
   aedes.on('clientDisconnect', (client: Client) => { resends.closed(client) })
   if (acks !== undefined) aedes.on('publish', (packet) => { acks.published(packet) })

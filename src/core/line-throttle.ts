@@ -22,3 +22,10 @@ export class LineThrottle {
     return seen?.since ?? 0
   }
 }
+
+/** An error as a throttled line names it: its code (ENOSPC, ECONNREFUSED) or else its message, without the stack. */
+export function errorReason (err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string') return code
+  return err instanceof Error ? err.message : String(err)
+}

@@ -2,6 +2,7 @@ import { open, rename, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import Datastore from 'nedb-promises'
 import type { Logger } from 'pino'
+import { errorReason } from '../../../src/core/line-throttle.js'
 import { BrokerError } from '../../../src/errors.js'
 import { escapeLineBreaks, type StoreDoc } from './codec.js'
 import { lockDatafile } from './dir-lock.js'
@@ -24,6 +25,8 @@ const GROWTH_MIN_LINES = 100_000
 
 /** How long a failed append says the store cannot write (see `writeFailure`). */
 export const FAILURE_FRESH_MS = 30_000
+/** An outage is over once a write works with no failure for this long (see the append). */
+const RECOVERY_QUIET_MS = 5_000
 
 /**
  * The datafile, in nedb's format: one JSON document per line, a removal as
@@ -63,6 +66,8 @@ export class Datafile {
 
   /** When an append last failed (`now()`). */
   #failedAt = 0
+  /** Writes failed in the current outage. */
+  #failedWrites = 0
   readonly #now: () => number
 
   constructor (filename: string | undefined, log: Logger, now: () => number = Date.now) {
@@ -199,9 +204,12 @@ export class Datafile {
         throw err
       }
       this.#size += bytes.length
-      if (this.#failing !== undefined) {
-        this.#log.warn({ file: this.filename, was: this.#failing }, 'session store writes work again')
+      // Not at the first write that fits: on a nearly full disk small writes fit between failing big
+      // ones, and the outage was logged as over and begun again several times a second.
+      if (this.#failing !== undefined && this.#now() - this.#failedAt >= RECOVERY_QUIET_MS) {
+        this.#log.warn({ file: this.filename, was: this.#failing, failedWrites: this.#failedWrites }, 'session store writes work again')
         this.#failing = undefined
+        this.#failedWrites = 0
       }
     })
     return written.then(() => this.#grown(lines))
@@ -223,8 +231,8 @@ export class Datafile {
 
   /** Once per outage: every batch of it fails the same way, and each caller is told. */
   #reportFailure (err: unknown): void {
-    const code = (err as { code?: unknown }).code
-    const reason = typeof code === 'string' ? code : String((err as Error).message ?? err)
+    const reason = errorReason(err)
+    this.#failedWrites++
     if (this.#failing !== undefined) return
     this.#failing = reason
     this.#log.error({ err, file: this.filename }, 'session store write failed: QoS 1/2 publishes for persistent sessions are not acknowledged until writes work again')
