@@ -347,8 +347,12 @@ export class NedbPersistence {
     const expired = this.#state.clock.expired(now, expiry * 1000)
     for (const clientId of expired) {
       const lastSeen = this.#state.clock.lastSeen(clientId)
+      // Its queued messages will never be delivered: dead letters, like those a full queue drops.
+      const queued: StoredPacket[] = []
+      for (const entry of this.#state.queues.get(clientId)?.values() ?? []) if (entry.body !== undefined) queued.push(entry.packet)
       const removed = this.#state.removeSession(clientId)
       this.#opts.log.info({ clientId, lastSeen, ...removed }, 'session expired and removed')
+      for (const packet of queued) this.#opts.onDrop({ reason: 'expired', clientId, packet })
       this.#opts.onExpire(clientId)
     }
     await this.#batch.commit()

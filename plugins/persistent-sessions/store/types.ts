@@ -83,7 +83,8 @@ export type Brokers = Readonly<Record<string, number>>
 
 /** A message the store threw away instead of keeping; never silent. */
 export interface StoreDrop {
-  reason: 'queue_full'
+  /** `queue_full`: over `maxQueued`; `expired`: still queued when its session expired. */
+  reason: 'queue_full' | 'expired'
   clientId: string
   packet: StoredPacket
 }
