@@ -67,7 +67,8 @@ export async function runServer (options: { file?: string | undefined, overrides
     broker = await createBroker(config)
   } catch (err) {
     const configError = findConfigError(err)
-    const message = configError?.message ?? (err instanceof BrokerError ? err.message : (err as Error).stack ?? String(err))
+    // A broker error's code leads its line: the README and scripts know them by it (ERR_LISTEN, ERR_STORE_CORRUPT).
+    const message = configError?.message ?? (err instanceof BrokerError ? `${err.code}: ${err.message}` : (err as Error).stack ?? String(err))
     process.stderr.write(`midge: ${message}\n`)
     process.exit(configError !== undefined ? EXIT_CONFIG : EXIT_RUNTIME)
   }

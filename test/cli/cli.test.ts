@@ -117,6 +117,15 @@ describe('midge CLI', () => {
     }
   })
 
+  test('a corrupt store file is one line with its code, the file and the line, and exit code 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'midge-cli-data-'))
+    writeFileSync(join(dataDir, 'sessions.db'), '{"_id":"a","t":"s","c":"x"}\nnot json at all\n{"_id":"b","t":"s","c":"y"}\n')
+    const exit = await spawnMidge(['--config', tempConfig({ listeners: loopback.slice(0, 1) }), '--data-dir', dataDir]).exited
+    expect(exit.code).toBe(1)
+    expect(exit.stderr.trim().split('\n')).toHaveLength(1)
+    expect(exit.stderr).toMatch(/^midge: ERR_STORE_CORRUPT: session store .*sessions\.db is corrupt at line 2/)
+  })
+
   test('--help lists the flags and every config key with its default', async () => {
     const midge = spawnMidge(['--help'])
     let out = ''
