@@ -26,6 +26,7 @@ import { BrokerError } from '../errors.js'
 import { beforeDeadline, LATE } from './deadline.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
 import { LineThrottle } from './line-throttle.js'
+import { withDistinctPubrels } from './memory-store-pubrels.js'
 
 /**
  * The only module that talks to aedes directly (with hook-slots.ts, which
@@ -120,7 +121,7 @@ export class AedesAdapter {
     const retained = new RetainedDeliveries(id)
     const resends = new Resends()
     const stored = new StoredSubscriptions()
-    const persistence = decorateCoreStore(options.persistence ?? memoryPersistence(), { acks, retained, resends, qos2: new InboundQos2(), stored })
+    const persistence = decorateCoreStore(options.persistence ?? withDistinctPubrels(memoryPersistence()), { acks, retained, resends, qos2: new InboundQos2(), stored })
     const aedes = new Aedes({
       id,
       persistence,

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import type { Logger } from 'pino'
+import { withDistinctPubrels } from '../../../src/core/memory-store-pubrels.js'
 import { NedbPersistence } from './nedb-persistence.js'
 import { createRedisStore } from './redis-store.js'
 import type { DropListener } from './types.js'
@@ -54,7 +55,7 @@ const aedesMemoryPersistence = createRequire(import.meta.url)('aedes-persistence
 
 /** aedes-persistence's in-memory store (its default export): nothing survives a restart, no bounds. */
 export function createMemoryStore (): object {
-  return aedesMemoryPersistence()
+  return withDistinctPubrels(aedesMemoryPersistence())
 }
 
 export async function createStore (spec: StoreSpec): Promise<BuiltStore> {
