@@ -9,23 +9,27 @@ import { connectClient, RawClient } from '../helpers/clients.js'
  * the next reconnect, a second delivery of a QoS 2 message (an outside probe
  * saw 499 of 2,000 handshakes left incomplete).
  */
-test('sessions.store memory: two QoS 2 handshakes in flight both complete; a reconnect sends nothing again', async () => {
+
+/** A persistent QoS 2 subscriber on the memory store with two deliveries PUBREC'd and their PUBRELs received. */
+async function twoHandshakesAtPubrel (clientId: string): Promise<{ broker: Awaited<ReturnType<typeof startBroker>>, sub: RawClient, pub: Awaited<ReturnType<typeof connectClient>>, ids: number[] }> {
   const broker = await startBroker({ sessions: { store: 'memory' } })
   const sub = await RawClient.open(broker.mqttUrl)
-  await sub.connect({ clientId: 'mem-q2', clean: false })
+  await sub.connect({ clientId, clean: false })
   sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2/#', qos: 2 }] })
   await sub.next('suback')
   const pub = await connectClient(broker.mqttUrl)
   await pub.publishAsync('q2/a', 'one', { qos: 2 })
   await pub.publishAsync('q2/b', 'two', { qos: 2 })
-  const first = await sub.next<IPublishPacket>('publish')
-  const second = await sub.next<IPublishPacket>('publish')
-  sub.send({ cmd: 'pubrec', messageId: first.messageId })
-  sub.send({ cmd: 'pubrec', messageId: second.messageId })
-  await sub.next('pubrel', (p) => p.messageId === first.messageId)
-  await sub.next('pubrel', (p) => p.messageId === second.messageId)
-  sub.send({ cmd: 'pubcomp', messageId: first.messageId })
-  sub.send({ cmd: 'pubcomp', messageId: second.messageId })
+  const ids: number[] = []
+  for (let i = 0; i < 2; i++) ids.push((await sub.next<IPublishPacket>('publish')).messageId!)
+  for (const messageId of ids) sub.send({ cmd: 'pubrec', messageId })
+  for (const messageId of ids) await sub.next('pubrel', (p) => p.messageId === messageId)
+  return { broker, sub, pub, ids }
+}
+
+test('sessions.store memory: two QoS 2 handshakes in flight both complete; a reconnect sends nothing again', async () => {
+  const { broker, sub, pub, ids } = await twoHandshakesAtPubrel('mem-q2')
+  for (const messageId of ids) sub.send({ cmd: 'pubcomp', messageId })
   sub.send({ cmd: 'disconnect' })
   await sub.closed()
 
@@ -38,17 +42,7 @@ test('sessions.store memory: two QoS 2 handshakes in flight both complete; a rec
 })
 
 test('sessions.store memory: PUBRELs owed at a disconnect are sent again on reconnect, and complete', async () => {
-  const broker = await startBroker({ sessions: { store: 'memory' } })
-  const sub = await RawClient.open(broker.mqttUrl)
-  await sub.connect({ clientId: 'mem-q2-owed', clean: false })
-  sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2/#', qos: 2 }] })
-  await sub.next('suback')
-  const pub = await connectClient(broker.mqttUrl)
-  await pub.publishAsync('q2/a', 'one', { qos: 2 })
-  await pub.publishAsync('q2/b', 'two', { qos: 2 })
-  const ids = [(await sub.next<IPublishPacket>('publish')).messageId, (await sub.next<IPublishPacket>('publish')).messageId]
-  for (const messageId of ids) sub.send({ cmd: 'pubrec', messageId })
-  for (const messageId of ids) await sub.next('pubrel', (p) => p.messageId === messageId)
+  const { broker, sub, pub, ids } = await twoHandshakesAtPubrel('mem-q2-owed')
   sub.socket.destroy() // gone before PUBCOMP
 
   const back = await RawClient.open(broker.mqttUrl)
