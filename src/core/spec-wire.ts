@@ -61,6 +61,15 @@ const DISCONNECT = 14
 const SLASH = 0x2f
 
 /**
+ * Close a connection for a protocol violation with the reason as its error:
+ * aedes reports it (on the disconnect line, or the line of a failed connect).
+ * Not on a stream nobody listens to for errors: that would throw.
+ */
+export function closeForViolation (stream: Duplex, reason: string): void {
+  stream.destroy(stream.listenerCount('error') > 0 ? new Error(`protocol violation: ${reason}`) : undefined)
+}
+
+/**
  * Install the guard on a connection before handing it to aedes. `options` may
  * be shared by every connection; `label` (e.g. the listener) is passed back
  * to `onViolation`.
@@ -110,10 +119,8 @@ class WireGuard {
     if (verdict !== undefined) {
       this.#stopped = true
       this.#options.onViolation?.(verdict.close, this.#label)
-      // Let aedes act on the packets before the bad one, then close [MQTT-4.8.0-1], with the
-      // reason as the error: aedes reports it (the disconnect line, or the line of a failed connect).
-      // (Not on a stream nobody listens to for errors: that would throw.)
-      const end = (): void => { stream.destroy(stream.listenerCount('error') > 0 ? new Error(`protocol violation: ${verdict.close}`) : undefined) }
+      // Let aedes act on the packets before the bad one, then close [MQTT-4.8.0-1].
+      const end = (): void => { closeForViolation(stream, verdict.close) }
       if (verdict.connack !== undefined) stream.write(verdict.connack, () => setImmediate(end))
       else setImmediate(end)
     }

@@ -50,6 +50,14 @@ export class ConnectionGate {
     this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason, refused: false })
   }
 
+  /** A TLS server's `tlsClientError` handler: the failed handshake is reported and closes only its socket. */
+  tlsClientError (listener: string): (err: Error, socket: Socket) => void {
+    return (err, socket) => {
+      this.failed(socket, listener, `TLS handshake failed: ${err.message}`)
+      socket.destroy()
+    }
+  }
+
   #closer (listener: string): (this: Socket) => void {
     let onClose = this.#onClose.get(listener)
     if (onClose === undefined) {

@@ -30,10 +30,7 @@ export async function startTcpListener (config: TcpListenerConfig, name: string,
     tls.on('connection', (socket: Socket) => { admit(socket) })
     tls.on('secureConnection', (socket: TLSSocket) => { handOver(socket) })
     // A failed handshake (e.g. a plain client on the TLS port, an untrusted client certificate) closes only that socket.
-    tls.on('tlsClientError', (err, socket) => {
-      gate.failed(socket, name, `TLS handshake failed: ${err.message}`)
-      socket.destroy()
-    })
+    tls.on('tlsClientError', gate.tlsClientError(name))
     server = tls
   } else {
     server = createNetServer({ noDelay: true }, (socket) => { if (admit(socket)) handOver(socket) })

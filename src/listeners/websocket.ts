@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { ListenerConfig } from '../config/schema.js'
+import { closeForViolation } from '../core/spec-wire.js'
 import { bind, closeServer, formatHost } from './bind.js'
 import type { ConnectionGate } from './connection-gate.js'
 import { verifiedCertificateCN } from './peer-certificate.js'
@@ -97,10 +98,7 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
   })
   if (config.type === 'wss') {
     server.on('secureConnection', awaitUpgrade)
-    server.on('tlsClientError', (err: Error, socket: Socket) => {
-      gate.failed(socket, name, `TLS handshake failed: ${err.message}`)
-      socket.destroy()
-    })
+    server.on('tlsClientError', gate.tlsClientError(name))
   }
   wss.on('connection', (ws, req) => {
     clearTimeout(upgradeTimers.get(req.socket))
@@ -112,8 +110,7 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     // [MQTT-6.0.0-1] MQTT travels in binary frames only: close on a text frame, before aedes reads from it.
     ws.on('message', (_data, isBinary) => {
       if (isBinary) return
-      const violation = new Error('protocol violation: a text frame (MQTT travels in binary frames) [MQTT-6.0.0-1]')
-      conn.destroy(conn.listenerCount('error') > 0 ? violation : undefined)
+      closeForViolation(conn, 'a text frame (MQTT travels in binary frames) [MQTT-6.0.0-1]')
       ws.terminate()
     })
     onConnection(conn, meta, req)
