@@ -15,9 +15,12 @@
  * store and QoS 0 telemetry flowing beside it, 60 % of the QoS 1 messages
  * were lost that way, silently.
  *
- * A copy for a second matching subscription comes in the same synchronous
- * routing of the message, right after the first: so only a delivery of the
- * very message the client was handed last is a duplicate. Any other one is let
+ * The copies for several matching subscriptions come in the same synchronous
+ * routing of the message (the emitter calls every match in one loop). Another
+ * message can come between them, when a subscriber's handler publishes from
+ * inside that loop. So a delivery is a duplicate only if the client was handed
+ * the same message earlier in the same synchronous run (between two microtask
+ * checkpoints), and midge then makes aedes drop it; any other delivery is let
  * through aedes's check, by lowering the mark below it.
  */
 
@@ -34,26 +37,56 @@ interface CountedPacket {
   brokerCounter?: number
 }
 
+/** Counts synchronous runs: it moves on at the first microtask checkpoint after a delivery. */
+let run = 0
+let runEnding = false
+const endRun = (): void => { run++; runEnding = false }
+function currentRun (): number {
+  if (!runEnding) {
+    runEnding = true
+    queueMicrotask(endRun)
+  }
+  return run
+}
+
 export function deliverOvertakenMessages (client: DedupingClient): void {
-  let lastId: string | undefined
-  let lastCounter = -1
+  let handedIn = -1
+  // the messages handed in run `handedIn`: usually one, a few when handlers publish while routing
+  const handed: CountedPacket[] = []
   const admit = (packet: CountedPacket): void => {
     const id = packet.brokerId
     const counter = packet.brokerCounter
     if (typeof id !== 'string' || typeof counter !== 'number') return
-    if (id === lastId && counter === lastCounter) return // the copy for another matching subscription
-    lastId = id
-    lastCounter = counter
+    const now = currentRun()
+    if (handedIn !== now) {
+      handedIn = now
+      handed.length = 0
+    }
     const marks = client.duplicates
-    if ((marks[id] ?? 0) >= counter) marks[id] = counter - 1
+    const mark = marks[id] ?? 0
+    if (handed.some((h) => h.brokerCounter === counter && h.brokerId === id)) {
+      if (mark < counter) marks[id] = counter // the copy for another matching subscription
+      return
+    }
+    handed.push({ brokerId: id, brokerCounter: counter })
+    if (mark >= counter) marks[id] = counter - 1
   }
   const { deliverQoS, deliver0 } = client
-  client.deliverQoS = (packet, done) => {
+  // aedes's deliverQoS hands a QoS 0 message on to client.deliver0: one delivery, checked once
+  let delivering = false
+  const checked = (deliver: typeof deliverQoS): typeof deliverQoS => (packet, done) => {
+    if (delivering) {
+      deliver.call(client, packet, done)
+      return
+    }
     admit(packet)
-    deliverQoS.call(client, packet, done)
+    delivering = true
+    try {
+      deliver.call(client, packet, done)
+    } finally {
+      delivering = false
+    }
   }
-  client.deliver0 = (packet, done) => {
-    admit(packet)
-    deliver0.call(client, packet, done)
-  }
+  client.deliverQoS = checked(deliverQoS)
+  client.deliver0 = checked(deliver0)
 }

@@ -73,3 +73,27 @@ test('a message that overlapping subscriptions match still comes once', async ()
   // every copy of the first two came before the last one (one connection, in order)
   expect(got).toEqual(['one', 'two', 'end'])
 })
+
+test('a message still comes once when a handler publishes between its copies', async () => {
+  // an in-process subscriber that relays synchronously: the emitter routes the relayed message inside
+  // the loop over the first message's matches, between the client's two subscriptions
+  const relay = definePlugin({
+    name: 'relay',
+    register (broker) {
+      broker.onStart(async () => {
+        await broker.subscribe('in/a', () => { void broker.publish({ topic: 'out/x', payload: 'relayed', qos: 0 }) })
+      })
+    },
+  })
+  const broker = await startBroker({}, { plugins: [relay] })
+  const sub = await connectClient(broker.mqttUrl)
+  await sub.subscribeAsync({ 'in/+': { qos: 1 }, 'in/#': { qos: 1 }, 'out/#': { qos: 0 } })
+  const got: string[] = []
+  sub.on('message', (topic, payload) => got.push(`${topic}:${payload.toString()}`))
+  const end = nextMessage(sub, 'in/end')
+  const pub = await connectClient(broker.mqttUrl)
+  await pub.publishAsync('in/a', 'one', { qos: 1 })
+  await pub.publishAsync('in/end', 'end', { qos: 1 })
+  await end
+  expect(got).toEqual(['in/a:one', 'out/x:relayed', 'in/end:end'])
+})
