@@ -7,7 +7,7 @@ import { isValidatedConfig, validateConfig } from './config/load.js'
 import type { BrokerConfig, BrokerConfigInput, ListenerConfig } from './config/schema.js'
 import { AedesAdapter } from './core/aedes-adapter.js'
 import { logDrops } from './core/drop-log.js'
-import { LineThrottle } from './core/line-throttle.js'
+import { LineThrottle, reasonKind } from './core/line-throttle.js'
 import { BrokerEvents, type BrokerEventMap } from './core/events.js'
 import { HookRegistry } from './core/hooks.js'
 import type { ClientInfo, Message } from './core/message.js'
@@ -81,7 +81,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
   const routes = new HttpRoutes()
   const refusals = new LineThrottle(CONNECTION_LOG_INTERVAL_MS)
   const gate = new ConnectionGate(config.limits.maxConnections, ({ refused, ...line }) => {
-    const sinceLastLine = refusals.pass(`${line.listener}\u0000${line.reason}`)
+    const sinceLastLine = refusals.pass(`${line.listener}\u0000${reasonKind(line.reason)}`)
     if (sinceLastLine !== undefined) log.info({ ...line, sinceLastLine }, refused ? 'connection refused' : 'connection failed before MQTT')
   })
   const host = new PluginHost(log)

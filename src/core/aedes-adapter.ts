@@ -25,7 +25,7 @@ import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
 import { beforeDeadline, LATE } from './deadline.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
-import { LineThrottle } from './line-throttle.js'
+import { LineThrottle, reasonKind } from './line-throttle.js'
 import { withDistinctPubrels } from './memory-store-pubrels.js'
 
 /**
@@ -363,7 +363,7 @@ export class AedesAdapter {
     const failures = new LineThrottle(60_000)
     aedes.on('connectionError', (client, err) => {
       const c = info(client)
-      const sinceLastLine = failures.pass(`${c.listener}\u0000${err.message}`)
+      const sinceLastLine = failures.pass(`${c.listener}\u0000${reasonKind(err.message)}`)
       if (sinceLastLine !== undefined) log.info({ listener: c.listener, remoteAddress: c.remoteAddress, reason: err.message, sinceLastLine }, 'connection closed before CONNECT completed')
       events.emit('clientError', undefined, err)
     })

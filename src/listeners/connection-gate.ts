@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net'
 
 /** What a line about a connection that never reached MQTT carries; `refused`: by a limit (counted). */
-export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string, refused: boolean }) => void
+/** `reason` is a kind (a throttle key); `request` names what the client sent, when that helps (a stray HTTP request). */
+export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string, refused: boolean, request?: string }) => void
 
 /**
  * Counts live connections per listener and in total, refuses those over the
@@ -46,8 +47,8 @@ export class ConnectionGate {
   }
 
   /** Report a connection that failed before MQTT (a TLS handshake, a WebSocket upgrade); the caller closes it. */
-  failed (socket: Socket, listener: string, reason: string): void {
-    this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason, refused: false })
+  failed (socket: Socket, listener: string, reason: string, request?: string): void {
+    this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason, refused: false, request })
   }
 
   /** A TLS server's `tlsClientError` handler: the failed handshake is reported and closes only its socket. */

@@ -102,6 +102,19 @@ test('an upgrade to another path is refused (400) and logged at info with the re
   expect(await status(broker.wsUrl + '?client=1', ['mqtt'])).toBeUndefined() // a query string is no other path
 })
 
+test('plain HTTP requests to the WebSocket port get 426 and one line a minute, whatever they ask for', async () => {
+  const capture = captureLog()
+  const broker = await startBroker({}, { logger: capture.log })
+  const get = async (path: string): Promise<number> => (await fetch(new URL(path, broker.wsUrl.replace(/^ws/, 'http')))).status
+  expect(await get('/a')).toBe(426)
+  expect(await get('/b?x=1')).toBe(426) // another URL is the same kind of failure: held back, counted
+  const ws = new WebSocket(broker.wsUrl.replace(/\/mqtt$/, '/other'), ['mqtt'])
+  ws.once('error', () => {})
+  await capture.waitFor('connection failed before MQTT', (l) => String(l.reason).includes('path'))
+  const stray = capture.lines.filter((l) => l.reason === 'not a WebSocket upgrade')
+  expect(stray).toEqual([expect.objectContaining({ level: 30, listener: 'ws', request: 'GET /a', sinceLastLine: 0 })])
+})
+
 test('§6 MQTT.js over WebSocket (offering `mqtt`, as [MQTT-6.0.0-3] asks of clients) exchanges messages with a TCP client', async () => {
   const broker = await startBroker()
   const ws = await connectClient(broker.wsUrl, { protocolVersion: 4 })
