@@ -1,4 +1,4 @@
-import type { Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { ListenError } from '../errors.js'
 
 /** listen() as a promise; a bind failure becomes a one-line ListenError. */
@@ -27,4 +27,13 @@ export function closeServer (server: Server): Promise<void> {
 
 export function formatHost (host: string): string {
   return host.includes(':') ? `[${host}]` : host
+}
+
+/**
+ * A plain TCP server in front of `inner` (a TLS, HTTP or HTTPS server, which does not listen itself):
+ * each socket is admitted (limits, rates) before `inner` sees it, so a refused socket costs no TLS
+ * handshake and reaches no handler of `inner`, which would report it once more as a failed handshake.
+ */
+export function admittingFront (inner: { emit(event: 'connection', socket: Socket): boolean }, admit: (socket: Socket) => boolean): Server {
+  return createServer({ noDelay: true }, (socket) => { if (admit(socket)) inner.emit('connection', socket) })
 }

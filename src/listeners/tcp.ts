@@ -1,7 +1,7 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { ListenerConfig } from '../config/schema.js'
-import { bind, closeServer, formatHost } from './bind.js'
+import { admittingFront, bind, closeServer, formatHost } from './bind.js'
 import type { ConnectionGate } from './connection-gate.js'
 import { verifiedCertificateCN } from './peer-certificate.js'
 import { SocketPolicy } from './socket-policy.js'
@@ -27,11 +27,10 @@ export async function startTcpListener (config: TcpListenerConfig, name: string,
   let server: Server
   if (config.type === 'mqtts') {
     const tls = createTlsServer({ ...readTlsFiles(config, name), handshakeTimeout: policy.handshakeTimeoutMs })
-    tls.on('connection', (socket: Socket) => { admit(socket) })
+    server = admittingFront(tls, admit)
     tls.on('secureConnection', (socket: TLSSocket) => { handOver(socket) })
     // A failed handshake (e.g. a plain client on the TLS port, an untrusted client certificate) closes only that socket.
     tls.on('tlsClientError', gate.tlsClientError(name))
-    server = tls
   } else {
     server = createNetServer({ noDelay: true }, (socket) => { if (admit(socket)) handOver(socket) })
   }

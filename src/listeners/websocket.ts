@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { ListenerConfig } from '../config/schema.js'
 import { closeForViolation } from '../core/spec-wire.js'
-import { bind, closeServer, formatHost } from './bind.js'
+import { admittingFront, bind, closeServer, formatHost } from './bind.js'
 import type { ConnectionGate } from './connection-gate.js'
 import { verifiedCertificateCN } from './peer-certificate.js'
 import { SocketPolicy } from './socket-policy.js'
@@ -52,7 +52,7 @@ function upgradeRefusal (req: IncomingMessage, path: string): string | undefined
 /** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
 export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
   const refuse = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
-    gate.failed(req.socket, name, `not a WebSocket upgrade: ${req.method ?? ''} ${req.url ?? ''}`)
+    gate.failed(req.socket, name, 'not a WebSocket upgrade', `${req.method ?? ''} ${req.url ?? ''}`.slice(0, 200))
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end(`use a WebSocket on ${config.path}\n`)
   }
   const server: Server = config.type === 'wss'
@@ -73,7 +73,7 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     // Bigger: closed with 1009 as soon as the frame header says so, before its bytes are buffered.
     maxPayload: policy.maxWebSocketMessage,
   })
-  // ws re-emits the HTTP server's errors; a bind failure is reported by bind() below, as one line.
+  // ws re-emits the HTTP server's errors; a bind failure is the front's, reported by bind() below as one line.
   wss.on('error', () => {})
   // The CONNECT timeout counts from the connection (for wss, from the end of the TLS handshake, which
   // has its own timeout): a socket that never upgrades must not hold a connection slot.
@@ -86,15 +86,13 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     upgradeTimers.set(socket, timer)
     socket.once('close', () => { clearTimeout(timer) })
   }
-  server.on('connection', (socket: Socket) => {
+  // Raw TCP, before any TLS handshake or HTTP upgrade is paid for.
+  const front = admittingFront(server, (socket) => {
     socket.setNoDelay(true)
-    // Raw TCP, before any TLS handshake or HTTP upgrade is paid for.
-    if (!policy.admitAddress(socket.remoteAddress)) {
-      gate.refuse(socket, name, 'limits.connectionRatePerIp exceeded')
-      return
-    }
-    if (!gate.admit(socket, name, config.maxConnections)) return
+    if (!policy.admitAddress(socket.remoteAddress)) return gate.refuse(socket, name, 'limits.connectionRatePerIp exceeded')
+    if (!gate.admit(socket, name, config.maxConnections)) return false
     if (config.type === 'ws') awaitUpgrade(socket)
+    return true
   })
   if (config.type === 'wss') {
     server.on('secureConnection', awaitUpgrade)
@@ -115,13 +113,13 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     })
     onConnection(conn, meta, req)
   })
-  const bound = await bind(server, config.host, config.port, name)
+  const bound = await bind(front, config.host, config.port, name)
   return {
     address: { name, type: config.type, host: bound.host, port: bound.port, path: config.path, url: `${config.type}://${formatHost(bound.host)}:${bound.port}${config.path}` },
     close: async () => {
       for (const client of wss.clients) client.terminate()
       await new Promise<void>((resolve) => wss.close(() => resolve()))
-      await closeServer(server)
+      await closeServer(front)
     },
   }
 }

@@ -65,23 +65,35 @@ describe('TLS listeners', () => {
     await expect(mqtt.connectAsync(mqtts, { reconnectPeriod: 0, connectTimeout: 5_000 })).rejects.toThrow(/self-signed|unable to verify|certificate/i)
   })
 
-  test('the listener maxConnections counts sockets still in their TLS handshake', async () => {
-    // (without the cap, the third socket would be closed by the handshake timeout, not refused)
-    const broker = await startBroker({ limits: { connectTimeoutMs: 2_000 }, listeners: [{ type: 'mqtts', host: '127.0.0.1', port: 0, cert: certs.serverCert, key: certs.serverKey, maxConnections: 2 }] })
-    const port = Number(new URL(broker.addresses()[0]!.url).port)
-    const open = async (): Promise<import('node:net').Socket> => {
-      const socket = netConnect({ host: '127.0.0.1', port })
-      socket.on('error', () => {})
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-      return socket
-    }
-    const idle = [await open(), await open()] // never send a ClientHello
-    const third = await open()
-    await new Promise<void>((resolve) => third.once('close', () => resolve()))
-    expect(broker.stats().refused).toBe(1)
-    expect(broker.stats().connections).toBe(2)
-    for (const socket of idle) socket.destroy()
-  })
+  for (const type of ['mqtts', 'wss'] as const) {
+    test(`the ${type} listener maxConnections counts sockets still in their TLS handshake; a refusal is logged once`, async () => {
+      // (without the cap, the third socket would be closed by the handshake timeout, not refused)
+      const capture = captureLog()
+      const broker = await startBroker({ limits: { connectTimeoutMs: 2_000 }, listeners: [{ type, host: '127.0.0.1', port: 0, cert: certs.serverCert, key: certs.serverKey, maxConnections: 2 }] }, { logger: capture.log })
+      const port = Number(new URL(broker.addresses()[0]!.url).port)
+      const open = async (): Promise<import('node:net').Socket> => {
+        const socket = netConnect({ host: '127.0.0.1', port })
+        socket.on('error', () => {})
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+        return socket
+      }
+      const idle = [await open(), await open()] // never send a ClientHello
+      const third = await open()
+      await new Promise<void>((resolve) => third.once('close', () => resolve()))
+      expect(broker.stats().refused).toBe(1)
+      expect(broker.stats().connections).toBe(2)
+      await capture.waitFor('connection refused')
+      // A handshake that fails after the refusal: the refused socket, had it reached TLS, was reported first.
+      const closed = new Promise<void>((resolve) => idle[0]!.once('close', () => resolve()))
+      idle[0]!.write('not a ClientHello\r\n\r\n')
+      await closed
+      await capture.waitFor('connection failed before MQTT')
+      const lines = capture.lines.filter((l) => String(l.msg).startsWith('connection '))
+      expect(lines).toHaveLength(2)
+      expect(lines[1]).toMatchObject({ msg: 'connection failed before MQTT', reason: expect.not.stringContaining('socket hang up') })
+      idle[1]!.destroy()
+    })
+  }
 
   test('a stalled TLS handshake is closed after connectTimeoutMs', async () => {
     const { mqtts } = await tlsBroker({ limits: { connectTimeoutMs: 200 } })
