@@ -177,4 +177,34 @@ describe('nedb store: the datafile midge writes', () => {
     const queued = await readAll(again.outgoingStream(c1))
     expect(queued.map((p) => String(p.payload))).toEqual(acked)
   })
+
+  test.skipIf(!prlimitHere)('an outage whose last write worked soon after a failure still ends, and a later outage is logged again', async () => {
+    const file = join(tempDir(), 'sessions.db')
+    const capture = captureLog()
+    let now = 1_000_000
+    const { store } = await openStore(file, { compactInterval: 0, log: capture.log, now: () => now })
+    let n = 0
+    const enqueue = async (): Promise<void> => { await store.outgoingEnqueueCombi([{ clientId: 'c1' }], publish('t', `m-${++n}-${'x'.repeat(200)}`)) }
+    const failOnce = async (): Promise<void> => {
+      limitFileSize(String(readFileSync(file).length + 100))
+      try {
+        await expect(enqueue()).rejects.toThrow()
+      } finally {
+        limitFileSize('unlimited')
+      }
+    }
+    const logged = (text: string): number => capture.lines.filter((l) => String(l.msg).includes(text)).length
+    await failOnce()
+    now += 1_000
+    await enqueue() // works, but too soon after the failure to end the outage; and then nothing is written
+    expect(store.writeFailure).toBe('EFBIG')
+    now += 5_000
+    expect(store.writeFailure).toBeUndefined()
+    expect(logged('session store writes work again')).toBe(1)
+    now += 60_000
+    await failOnce()
+    expect(logged('session store write failed')).toBe(2)
+    expect(store.writeFailure).toBe('EFBIG')
+    await store.destroy()
+  })
 })

@@ -25,7 +25,7 @@ const GROWTH_MIN_LINES = 100_000
 
 /** How long a failed append says the store cannot write (see `writeFailure`). */
 export const FAILURE_FRESH_MS = 30_000
-/** An outage is over once a write works with no failure for this long (see the append). */
+/** An outage is over once a write has worked and no write failed for this long (see `#recovered`). */
 const RECOVERY_QUIET_MS = 5_000
 
 /**
@@ -66,6 +66,10 @@ export class Datafile {
 
   /** When an append last failed (`now()`). */
   #failedAt = 0
+  /** Whether an append worked after the last failure. */
+  #workedSinceFailure = false
+  /** Ends an outage when its quiet time is over, if no write comes to. */
+  #recoveryTimer: NodeJS.Timeout | undefined
   /** Writes failed in the current outage. */
   #failedWrites = 0
   readonly #now: () => number
@@ -83,6 +87,7 @@ export class Datafile {
    * `/ready` would stay degraded with nothing wrong.
    */
   get writeFailure (): string | undefined {
+    this.#recovered()
     return this.#failing !== undefined && this.#now() - this.#failedAt < FAILURE_FRESH_MS ? this.#failing : undefined
   }
 
@@ -169,6 +174,7 @@ export class Datafile {
   /** Waits for the appends and a compaction under way, then closes the file. */
   async close (): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#recoveryTimer)
     await this.#enqueue(async () => {
       await this.#handle?.close()
       this.#handle = undefined
@@ -199,17 +205,13 @@ export class Datafile {
         await handle.appendFile(bytes)
       } catch (err) {
         await this.#cutBack(handle)
-        this.#failedAt = this.#now()
         this.#reportFailure(err)
         throw err
       }
       this.#size += bytes.length
-      // Not at the first write that fits: on a nearly full disk small writes fit between failing big
-      // ones, and the outage was logged as over and begun again several times a second.
-      if (this.#failing !== undefined && this.#now() - this.#failedAt >= RECOVERY_QUIET_MS) {
-        this.#log.warn({ file: this.filename, was: this.#failing, failedWrites: this.#failedWrites }, 'session store writes work again')
-        this.#failing = undefined
-        this.#failedWrites = 0
+      if (this.#failing !== undefined) {
+        this.#workedSinceFailure = true
+        this.#recovered()
       }
     })
     return written.then(() => this.#grown(lines))
@@ -229,9 +231,33 @@ export class Datafile {
     }
   }
 
+  /**
+   * Ends the outage once a write has worked since the last failure, and that failure is
+   * RECOVERY_QUIET_MS old; else, after a write that worked, looks again when it would be.
+   * Not at the first write that fits: on a nearly full disk small writes fit between failing big
+   * ones, and the outage was logged as over and begun again several times a second.
+   */
+  #recovered (): void {
+    if (this.#failing === undefined || !this.#workedSinceFailure) return
+    const quietFor = this.#now() - this.#failedAt
+    if (quietFor < RECOVERY_QUIET_MS) {
+      if (this.#recoveryTimer === undefined && !this.#closed) {
+        this.#recoveryTimer = setTimeout(() => { this.#recoveryTimer = undefined; this.#recovered() }, RECOVERY_QUIET_MS - quietFor)
+        this.#recoveryTimer.unref()
+      }
+      return
+    }
+    this.#log.warn({ file: this.filename, was: this.#failing, failedWrites: this.#failedWrites }, 'session store writes work again')
+    this.#failing = undefined
+    this.#failedWrites = 0
+  }
+
   /** Once per outage: every batch of it fails the same way, and each caller is told. */
   #reportFailure (err: unknown): void {
     const reason = errorReason(err)
+    this.#recovered() // the last outage may be over, with no write or read since to say so
+    this.#failedAt = this.#now()
+    this.#workedSinceFailure = false
     this.#failedWrites++
     if (this.#failing !== undefined) return
     this.#failing = reason
