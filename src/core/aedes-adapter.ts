@@ -156,8 +156,9 @@ export class AedesAdapter {
     this.#acks?.attach(stream)
     const client = this.#aedes.handle(stream, request)
     this.#stalls.watch(client as unknown as SlowReader)
-    deliverOverlapsAtTheirQos(client as DeliveringClient)
+    // (inside the overlap rule: a QoS 0 copy it leaves to a QoS 1/2 subscription is no delivery)
     deliverOvertakenMessages(client as unknown as DedupingClient)
+    deliverOverlapsAtTheirQos(client as DeliveringClient)
     return this.clients.attach(client, meta)
   }
 
