@@ -190,6 +190,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       persistence: store.persistence,
       durable: store.durable,
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
+      connectionFailed: (listener) => { gate.countFailure(listener, 'mqtt') },
     })
     // Alone on its store (only redis is shared): every will there is from this broker's previous run.
     if (config.sessions.store !== 'redis') await adapter.publishLeftoverWills()

@@ -46,6 +46,8 @@ export interface AdapterOptions {
    */
   durable: boolean
   emitter: object | undefined
+  /** Told of each connection closed before its CONNECT completed (to count it). */
+  connectionFailed?: (listener: string) => void
 }
 
 // aedes-persistence is CommonJS whose typings declare an ESM default export.
@@ -98,6 +100,7 @@ export class AedesAdapter {
   /** Bounds each closing step that waits on the store (`pluginTimeoutMs`). */
   readonly #closeTimeoutMs: number
   readonly #stalls: StalledReaders
+  readonly #connectionFailed: (listener: string) => void
 
   private constructor (aedes: Aedes, options: AdapterOptions, acks: DurableAcks | undefined, stalls: StalledReaders) {
     this.#aedes = aedes
@@ -112,6 +115,7 @@ export class AedesAdapter {
     this.#acks = acks
     this.#closeTimeoutMs = options.config.pluginTimeoutMs
     this.#stalls = stalls
+    this.#connectionFailed = options.connectionFailed ?? (() => {})
   }
 
   static async create (options: AdapterOptions): Promise<AedesAdapter> {
@@ -364,6 +368,7 @@ export class AedesAdapter {
     const failures = new LineThrottle(60_000)
     aedes.on('connectionError', (client, err) => {
       const c = info(client)
+      this.#connectionFailed(c.listener)
       const sinceLastLine = failures.pass(`${c.listener}\u0000${reasonKind(err.message)}`)
       if (sinceLastLine !== undefined) log.info({ listener: c.listener, remoteAddress: c.remoteAddress, reason: err.message, sinceLastLine }, 'connection closed before CONNECT completed')
       events.emit('clientError', undefined, err)

@@ -4,6 +4,9 @@ import type { Socket } from 'node:net'
 /** `reason` is a kind (a throttle key); `request` names what the client sent, when that helps (a stray HTTP request). */
 export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string, refused: boolean, request?: string }) => void
 
+/** Where a connection failed before MQTT began: its TLS handshake, its WebSocket upgrade, or before CONNECT completed. */
+export type FailureStage = 'tls' | 'websocket' | 'mqtt'
+
 /**
  * Counts live connections per listener and in total, refuses those over the
  * caps, and sums socket byte counts for `$SYS` / metrics without touching the
@@ -18,6 +21,8 @@ export class ConnectionGate {
   #closedBytesIn = 0
   #closedBytesOut = 0
   #refused = 0
+  /** listener + stage → failures (a handful of series: listeners are config). */
+  readonly #failures = new Map<string, { listener: string, stage: FailureStage, count: number }>()
   readonly #onRefused: RefusalLog | undefined
 
   /** `onRefused`: told about each refusal and failure (the broker logs them). */
@@ -47,14 +52,23 @@ export class ConnectionGate {
   }
 
   /** Report a connection that failed before MQTT (a TLS handshake, a WebSocket upgrade); the caller closes it. */
-  failed (socket: Socket, listener: string, reason: string, request?: string): void {
+  failed (socket: Socket, listener: string, stage: FailureStage, reason: string, request?: string): void {
+    this.countFailure(listener, stage)
     this.#onRefused?.({ listener, remoteAddress: socket.remoteAddress, reason, refused: false, request })
+  }
+
+  /** Count a connection that failed before MQTT began (reported by its caller). */
+  countFailure (listener: string, stage: FailureStage): void {
+    const key = `${listener}\u0000${stage}`
+    const seen = this.#failures.get(key)
+    if (seen === undefined) this.#failures.set(key, { listener, stage, count: 1 })
+    else seen.count++
   }
 
   /** A TLS server's `tlsClientError` handler: the failed handshake is reported and closes only its socket. */
   tlsClientError (listener: string): (err: Error, socket: Socket) => void {
     return (err, socket) => {
-      this.failed(socket, listener, `TLS handshake failed: ${err.message}`)
+      this.failed(socket, listener, 'tls', `TLS handshake failed: ${err.message}`)
       socket.destroy()
     }
   }
@@ -84,7 +98,8 @@ export class ConnectionGate {
       bytesIn += socket.bytesRead
       bytesOut += socket.bytesWritten
     }
-    return { connections: this.#live.size, bytesIn, bytesOut, refused: this.#refused }
+    const failures = [...this.#failures.values()].map((f) => ({ ...f }))
+    return { connections: this.#live.size, bytesIn, bytesOut, refused: this.#refused, failures }
   }
 
   /** Destroy every live socket (used when a graceful close runs out of time). */
@@ -100,4 +115,6 @@ export interface TransportStats {
   bytesOut: number
   /** Connections refused by connection caps. */
   refused: number
+  /** Connections that failed before MQTT began, per listener and stage. */
+  failures: Array<{ listener: string, stage: FailureStage, count: number }>
 }

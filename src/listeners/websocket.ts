@@ -52,7 +52,7 @@ function upgradeRefusal (req: IncomingMessage, path: string): string | undefined
 /** MQTT over WebSocket (`ws`) or secure WebSocket (`wss`), subprotocol `mqtt` (MQTT 3.1.1 §6). */
 export async function startWebSocketListener (config: WsListenerConfig, name: string, gate: ConnectionGate, onConnection: ConnectionHandler, policy = new SocketPolicy()): Promise<RunningListener> {
   const refuse = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
-    gate.failed(req.socket, name, 'not a WebSocket upgrade', `${req.method ?? ''} ${req.url ?? ''}`.slice(0, 200))
+    gate.failed(req.socket, name, 'websocket', 'not a WebSocket upgrade', `${req.method ?? ''} ${req.url ?? ''}`.slice(0, 200))
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end(`use a WebSocket on ${config.path}\n`)
   }
   const server: Server = config.type === 'wss'
@@ -64,7 +64,7 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
     verifyClient: (info, done) => {
       const refusal = upgradeRefusal(info.req, config.path)
       if (refusal === undefined) return done(true)
-      gate.failed(info.req.socket, name, `WebSocket upgrade refused: ${refusal}`)
+      gate.failed(info.req.socket, name, 'websocket', `WebSocket upgrade refused: ${refusal}`)
       done(false, 400, refusal)
     },
     // [MQTT-6.0.0-4] select `mqtt`; older clients offer only `mqttv3.1` (MQTT 3.1), as Mosquitto accepts.

@@ -75,6 +75,12 @@ export function defineBrokerMetrics (registry: Registry, figures: BrokerFigures)
   defineSysMetric(registry, {
     type: 'counter', name: 'midge_connections_refused_total', help: 'Connections refused by limits: maxConnections (broker or listener), connectionRatePerIp.', sysTopic: 'midge/connections/refused', read: () => stats().refused,
   })
+  defineSysMetric(registry, {
+    type: 'counter', name: 'midge_connections_failed_total',
+    help: 'Connections closed before MQTT began, per listener and stage: tls (handshake failed), websocket (upgrade refused, or a plain HTTP request), mqtt (a protocol error, or no CONNECT in time).',
+    labelNames: ['listener', 'stage'], sysTopic: 'midge/connections/failed/<listener>/<stage>',
+    read: () => stats().failures.map(({ listener, stage, count }) => [{ listener, stage }, count] as const),
+  })
 }
 
 /**
