@@ -51,8 +51,9 @@ function currentRun (): number {
 
 export function deliverOvertakenMessages (client: DedupingClient): void {
   let handedIn = -1
-  // the messages handed in run `handedIn`: usually one, a few when handlers publish while routing
-  const handed: CountedPacket[] = []
+  // the messages handed in run `handedIn`, as broker id, counter, id, counter…: usually one, a few
+  // when handlers publish while routing (flat: no object per delivery)
+  const handed: Array<string | number> = []
   const admit = (packet: CountedPacket): void => {
     const id = packet.brokerId
     const counter = packet.brokerCounter
@@ -64,11 +65,13 @@ export function deliverOvertakenMessages (client: DedupingClient): void {
     }
     const marks = client.duplicates
     const mark = marks[id] ?? 0
-    if (handed.some((h) => h.brokerCounter === counter && h.brokerId === id)) {
-      if (mark < counter) marks[id] = counter // the copy for another matching subscription
-      return
+    for (let i = 0; i < handed.length; i += 2) {
+      if (handed[i + 1] === counter && handed[i] === id) {
+        if (mark < counter) marks[id] = counter // the copy for another matching subscription
+        return
+      }
     }
-    handed.push({ brokerId: id, brokerCounter: counter })
+    handed.push(id, counter)
     if (mark >= counter) marks[id] = counter - 1
   }
   const { deliverQoS, deliver0 } = client
