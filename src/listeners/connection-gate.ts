@@ -1,7 +1,9 @@
 import type { Socket } from 'node:net'
 
-/** What a line about a connection that never reached MQTT carries; `refused`: by a limit (counted). */
-/** `reason` is a kind (a throttle key); `request` names what the client sent, when that helps (a stray HTTP request). */
+/**
+ * What a line about a connection that never reached MQTT carries. `refused`: by a limit; `reason`: a
+ * kind (a throttle key); `request`: what the client sent, when that helps (a stray HTTP request).
+ */
 export type RefusalLog = (refusal: { listener: string, remoteAddress: string | undefined, reason: string, refused: boolean, request?: string }) => void
 
 /** Where a connection failed before MQTT began: its TLS handshake, its WebSocket upgrade, or before CONNECT completed. */

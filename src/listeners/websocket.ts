@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { ListenerConfig } from '../config/schema.js'
+import { errorReason } from '../core/line-throttle.js'
 import { closeForViolation } from '../core/spec-wire.js'
 import { admittingFront, bind, closeServer, formatHost } from './bind.js'
 import type { ConnectionGate } from './connection-gate.js'
@@ -75,13 +76,25 @@ export async function startWebSocketListener (config: WsListenerConfig, name: st
   })
   // ws re-emits the HTTP server's errors; a bind failure is the front's, reported by bind() below as one line.
   wss.on('error', () => {})
+  // Bytes that are no HTTP request: answered as Node's default handler does, and reported.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    gate.failed(socket, name, 'websocket', `not an HTTP request: ${errorReason(err)}`)
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+  })
   // The CONNECT timeout counts from the connection (for wss, from the end of the TLS handshake, which
   // has its own timeout): a socket that never upgrades must not hold a connection slot.
   const upgradeTimers = new WeakMap<Socket, NodeJS.Timeout>()
   const awaitUpgrade = (socket: Socket): void => {
     const timeoutMs = policy.handshakeTimeoutMs
     if (timeoutMs === undefined) return
-    const timer = setTimeout(() => { socket.destroy() }, timeoutMs)
+    const timer = setTimeout(() => {
+      gate.failed(socket, name, 'websocket', 'no WebSocket upgrade within limits.connectTimeoutMs')
+      socket.destroy()
+    }, timeoutMs)
     timer.unref()
     upgradeTimers.set(socket, timer)
     socket.once('close', () => { clearTimeout(timer) })
