@@ -66,10 +66,8 @@ export function deliverOvertakenMessages (client: DedupingClient): void {
     const marks = client.duplicates
     const mark = marks[id] ?? 0
     for (let i = 0; i < handed.length; i += 2) {
-      if (handed[i + 1] === counter && handed[i] === id) {
-        if (mark < counter) marks[id] = counter // the copy for another matching subscription
-        return
-      }
+      // the copy for another matching subscription: aedes's mark already covers it (deliverTo lifts it)
+      if (handed[i + 1] === counter && handed[i] === id) return
     }
     handed.push(id, counter)
     if (mark >= counter) marks[id] = counter - 1

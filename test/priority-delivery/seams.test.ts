@@ -64,6 +64,36 @@ describe('core seams for waiting messages', () => {
     expect(api().deliverTo(info, first)).toBe(false)
   })
 
+  test('deliverTo hands over a message the client was handed live moments before, in the same routing', async () => {
+    // (a queue-group member with a plain subscription of its own gets both copies, as MQTT 5 has it)
+    const { plugin, api, seen } = probe()
+    let target: ClientInfo | undefined
+    const got: string[] = []
+    const relay = definePlugin({
+      name: 'relay-again',
+      register (broker) {
+        broker.onStart(async () => {
+          await broker.subscribe('again/+', (message) => { // (matched after the client's exact filters)
+            const packet = seen.find((p) => p.topic === message.topic)
+            if (packet !== undefined && target !== undefined) broker.deliverTo(target, packet)
+          })
+        })
+      },
+    })
+    const broker = await startBroker({}, { plugins: [plugin as never, relay as never] })
+    const ready = new Promise<ClientInfo>((resolve) => broker.on('clientReady', (c) => { if (c.id === 'seam-3') resolve(c) }))
+    const sub = await connectClient(broker.mqttUrl, { clientId: 'seam-3' })
+    target = await ready
+    await sub.subscribeAsync({ 'again/x': { qos: 1 }, 'again/end': { qos: 1 } })
+    sub.on('message', (topic) => got.push(topic))
+    const end = nextMessage(sub, 'again/end')
+    const pub = await connectClient(broker.mqttUrl)
+    await pub.publishAsync('again/x', 'x', { qos: 1 })
+    await pub.publishAsync('again/end', 'end', { qos: 1 })
+    await end
+    expect(got.filter((t) => t === 'again/x')).toHaveLength(2)
+  })
+
   test('clientOf maps the client objects aedes hands the store to their connection, and nothing else', async () => {
     const { plugin, api, storeClients } = probe()
     const broker = await startBroker({}, { plugins: [plugin as never] })
