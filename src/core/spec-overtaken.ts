@@ -20,8 +20,8 @@
  * message can come between them, when a subscriber's handler publishes from
  * inside that loop. So a delivery is a duplicate only if the client was handed
  * the same message earlier in the same synchronous run (between two microtask
- * checkpoints), and midge then makes aedes drop it; any other delivery is let
- * through aedes's check, by lowering the mark below it.
+ * checkpoints): aedes's mark, which that first copy raised to it, drops it.
+ * Any other delivery is let through aedes's check, by lowering the mark below it.
  */
 
 /** What this uses of an aedes 1.2 Client (not in its public types). */
