@@ -37,6 +37,9 @@ interface CountedPacket {
   brokerCounter?: number
 }
 
+/** How many of the messages handed in one run a copy is looked for among. */
+const RECENT = 16
+
 /** Counts synchronous runs: it moves on at the first microtask checkpoint after a delivery. */
 let run = 0
 let runEnding = false
@@ -51,9 +54,11 @@ function currentRun (): number {
 
 export function deliverOvertakenMessages (client: DedupingClient): void {
   let handedIn = -1
-  // the messages handed in run `handedIn`, as broker id, counter, id, counter…: usually one, a few
-  // when handlers publish while routing (flat: no object per delivery)
+  // The last RECENT messages handed in run `handedIn`, as broker id, counter, id, counter…: a ring,
+  // bounded, since one read can route hundreds of messages to a client in one run. Usually a copy
+  // follows its original at once; a handler publishing while routing puts a few between them.
   const handed: Array<string | number> = []
+  let handedCount = 0
   const admit = (packet: CountedPacket): void => {
     const id = packet.brokerId
     const counter = packet.brokerCounter
@@ -61,16 +66,19 @@ export function deliverOvertakenMessages (client: DedupingClient): void {
     const now = currentRun()
     if (handedIn !== now) {
       handedIn = now
-      handed.length = 0
+      handedCount = 0
+    } else {
+      const slots = 2 * Math.min(handedCount, RECENT)
+      for (let i = 0; i < slots; i += 2) {
+        // the copy for another matching subscription: aedes's mark already covers it (deliverTo lifts it)
+        if (handed[i + 1] === counter && handed[i] === id) return
+      }
     }
+    const slot = 2 * (handedCount++ % RECENT)
+    handed[slot] = id
+    handed[slot + 1] = counter
     const marks = client.duplicates
-    const mark = marks[id] ?? 0
-    for (let i = 0; i < handed.length; i += 2) {
-      // the copy for another matching subscription: aedes's mark already covers it (deliverTo lifts it)
-      if (handed[i + 1] === counter && handed[i] === id) return
-    }
-    handed.push(id, counter)
-    if (mark >= counter) marks[id] = counter - 1
+    if ((marks[id] ?? 0) >= counter) marks[id] = counter - 1
   }
   const { deliverQoS, deliver0 } = client
   // aedes's deliverQoS hands a QoS 0 message on to client.deliver0: one delivery, checked once
