@@ -300,11 +300,15 @@ export class Datafile {
     await this.#handle.sync()
     await this.#handle.close()
     this.#handle = undefined
-    await rename(temp, filename)
-    await syncDir(dirname(filename))
-    this.#handle = await open(filename, 'a')
-    this.#size = size
-    this.#appended = 0
+    // Reopened whatever fails here: without a handle every later append failed, unreported, until a restart.
+    try {
+      await rename(temp, filename)
+      this.#size = size
+      this.#appended = 0
+      await syncDir(dirname(filename))
+    } finally {
+      this.#handle = await open(filename, 'a')
+    }
     this.#log.debug({ file: filename, ms: Date.now() - started, live: this.#live.size, dropped }, 'session store compacted')
   }
 
