@@ -198,9 +198,8 @@ export class Datafile {
     if (text === '') return this.#queue
     const lines = docs.length + removed.length
     const written = this.#enqueue(async () => {
-      const handle = this.#handle
-      if (handle === undefined) throw new Error(`session store ${this.filename ?? ''}: not open`)
       const bytes = Buffer.from(text)
+      const handle = await this.#reopened()
       try {
         await handle.appendFile(bytes)
       } catch (err) {
@@ -215,6 +214,19 @@ export class Datafile {
       }
     })
     return written.then(() => this.#grown(lines))
+  }
+
+  /** The file to append to; opened again if a compaction could not reopen it (a failure reported as a write's). */
+  async #reopened (): Promise<FileHandle> {
+    if (this.#handle !== undefined) return this.#handle
+    if (this.#closed || this.filename === undefined) throw new Error(`session store ${this.filename ?? ''}: not open`)
+    try {
+      this.#handle = await open(this.filename, 'a')
+      return this.#handle
+    } catch (err) {
+      this.#reportFailure(err)
+      throw err
+    }
   }
 
   /**
