@@ -6,6 +6,7 @@ import type { StoreFigures } from './store/tally.js'
 export interface FigureSource {
   figures(): StoreFigures
   diskBytes(): Promise<number>
+  readonly compactionFailures: number
 }
 
 /**
@@ -29,6 +30,7 @@ export function defineStoreMetrics (registry: MetricsRegistry, source: () => Fig
     read: read((f) => f.oldestQueuedAt === undefined ? 0 : Math.max(0, (now() - f.oldestQueuedAt) / 1000)),
   })
   defineSysMetric(registry, { ...SYS_METRICS.storeBytes, read: async () => await source()?.diskBytes() ?? 0 })
+  defineSysMetric(registry, { ...SYS_METRICS.storeCompactionsFailed, read: () => source()?.compactionFailures ?? 0 })
   defineSysMetric(registry, { ...SYS_METRICS.storeMessages, read: read((f) => f.messages) })
   defineSysMetric(registry, { ...SYS_METRICS.storeMessageBytes, read: read((f) => f.messageBytes) })
   defineSysMetric(registry, { ...SYS_METRICS.retainedMessages, read: read((f) => f.retained) })

@@ -51,4 +51,6 @@ export const SYS_METRICS = {
   storeUp: { type: 'gauge', name: 'midge_store_up', help: 'Whether the session store takes writes now (1) or they fail (0).', sysTopic: 'midge/store/up' },
   /** Owner: the session store. Size of its files on disk. */
   storeBytes: { type: 'gauge', name: 'midge_store_bytes', help: 'Size of the session store on disk.', sysTopic: 'midge/store/bytes' },
+  /** Owner: the session store. Appends still work; the file grows until a compaction does. */
+  storeCompactionsFailed: { type: 'counter', name: 'midge_store_compactions_failed_total', help: 'Session store compactions that failed (the file keeps growing until one works).', sysTopic: 'midge/store/compactions_failed' },
 } as const satisfies Record<string, SysMetricSpec<string>>

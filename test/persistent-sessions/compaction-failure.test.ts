@@ -33,6 +33,7 @@ test('appends still work after a compaction failed at its rename, and a restart 
   } finally {
     injected.renameFails = false
   }
+  expect(store.compactionFailures).toBe(1) // midge_store_compactions_failed_total
   await store.outgoingEnqueueCombi([{ clientId: 'c1' }], publish('t', 'after'))
   expect(store.writeFailure).toBeUndefined()
   await store.destroy()

@@ -72,6 +72,7 @@ export class Datafile {
   #recoveryTimer: NodeJS.Timeout | undefined
   /** Writes failed in the current outage. */
   #failedWrites = 0
+  #compactionFailures = 0
   readonly #now: () => number
 
   constructor (filename: string | undefined, log: Logger, now: () => number = Date.now) {
@@ -89,6 +90,11 @@ export class Datafile {
   get writeFailure (): string | undefined {
     this.#recovered()
     return this.#failing !== undefined && this.#now() - this.#failedAt < FAILURE_FRESH_MS ? this.#failing : undefined
+  }
+
+  /** Compactions that failed since start: the file grows until one works. */
+  get compactionFailures (): number {
+    return this.#compactionFailures
   }
 
   /** Where write batches go: documents first, then removals, in one append. */
@@ -156,7 +162,9 @@ export class Datafile {
   /** Rewrites the file with its live documents only. One at a time, queued behind the appends before it. */
   compact (): Promise<void> {
     if (this.filename === undefined || this.#closed) return Promise.resolve()
-    this.#compacting ??= this.#enqueue(() => this.#rewrite()).finally(() => { this.#compacting = undefined })
+    this.#compacting ??= this.#enqueue(() => this.#rewrite())
+      .catch((err: unknown) => { this.#compactionFailures++; throw err })
+      .finally(() => { this.#compacting = undefined })
     return this.#compacting
   }
 

@@ -90,6 +90,11 @@ export class NedbPersistence {
     return this.#file.size()
   }
 
+  /** Datafile compactions that failed since start. */
+  get compactionFailures (): number {
+    return this.#file.compactionFailures
+  }
+
   /** Why the datafile cannot be written now, undefined while it can. */
   get writeFailure (): string | undefined {
     return this.#file.writeFailure
