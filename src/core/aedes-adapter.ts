@@ -172,11 +172,10 @@ export class AedesAdapter {
     if (client === undefined || client.closed) return false
     const live = { ...packet, messageId: undefined, dup: false } as unknown as AedesPublishPacket
     const brokerId = live.brokerId
-    // aedes drops a delivery whose brokerCounter is not above the highest the client got from that
-    // broker (`dedupe` in lib/client.js); a message that waited is older by design. The check runs
-    // synchronously inside deliverQoS, so lift the mark for this call and put it back after.
-    // 0 reads as "none" there; assigning it, not deleting the key, keeps the object's shape stable
-    // (a delete per hand-over made the check ~1 µs of every backlog delivery).
+    // aedes drops a delivery not above the highest brokerCounter the client got from that broker
+    // (`dedupe`, lib/client.js), and a message that waited is older: lift the mark for this
+    // synchronous call. 0 reads as "none"; assigning it, not deleting the key, keeps the object's
+    // shape (a delete per hand-over made the check ~1 µs of every backlog delivery).
     if (typeof brokerId !== 'string') {
       client.deliverQoS(live, noop)
       return true
