@@ -19,7 +19,7 @@ import { keepNewestRegistration } from './spec-takeover.js'
 import { RetainedDeliveries } from './spec-retained.js'
 import { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import { StalledReaders, type SlowReader } from './slow-consumers.js'
-import { deliverOverlapsAtTheirQos, type ForwardClient } from './spec-forward.js'
+import { deliverOverlapsAtTheirQos, type Subscriptions } from './spec-overlap.js'
 import { deliverOvertakenMessages, type DedupingClient } from './spec-overtaken.js'
 import { filterError, topicNameError } from './topic.js'
 import { BrokerError } from '../errors.js'
@@ -56,15 +56,14 @@ const memoryPersistence = aedesPersistence as unknown as () => object
 type DeliverFn = (packet: AedesPublishPacket, done: () => void) => void
 
 /**
- * What `deliverTo` uses of an aedes 1.2 Client beyond its typings: the
- * delivery function aedes subscribes for it (`deliverQoS`, lib/client.js) and
- * the high-water marks of its duplicate check (`duplicates`: brokerId → the
- * highest brokerCounter delivered).
+ * What the adapter uses of an aedes 1.2 Client beyond its typings: its delivery functions
+ * (lib/client.js), its subscriptions (filter → entry), and the high-water marks of its
+ * duplicate check (`duplicates`: brokerId → the highest brokerCounter delivered).
  */
 type DeliveringClient = Client & {
   deliverQoS(packet: AedesPublishPacket, done: () => void): void
   deliver0(packet: AedesPublishPacket, done: () => void): void
-  subscriptions: ForwardClient['subscriptions']
+  subscriptions: Subscriptions
   duplicates: Record<string, number | undefined>
 }
 
@@ -106,11 +105,10 @@ export class AedesAdapter {
     this.#aedes = aedes
     this.#log = options.log
     this.#events = options.events
-    const log = options.log
     this.#wire = {
       maxQos: options.config.mqtt.maxQos,
       maxTopicLevels: options.config.limits.maxTopicLevels,
-      onViolation: (reason, listener) => { log.debug({ reason, listener }, 'protocol violation') },
+      onViolation: (reason, listener) => { options.log.debug({ reason, listener }, 'protocol violation') },
     }
     this.#acks = acks
     this.#closeTimeoutMs = options.config.pluginTimeoutMs

@@ -18,7 +18,7 @@
  * change the packet in place (it is a fresh copy owned by that one delivery).
  */
 import type { QoS } from './message.js'
-import { topicMatches } from './topic.js'
+import { DOLLAR_ONLY, grantedQos, neverLower, type Subscriptions } from './spec-overlap.js'
 
 /** The packet fields these rules read and write (aedes-packet's shape). */
 export interface ForwardPacket {
@@ -37,11 +37,8 @@ export interface ForwardClient {
   id: string
   clean: boolean
   /** aedes keeps a client's subscriptions here (filter → granted QoS); not in its public types. */
-  subscriptions: Record<string, { qos: number } | undefined>
+  subscriptions: Subscriptions
 }
-
-/** `grantedQos` when the only matching subscriptions are leading wildcards and the topic starts with `$`. */
-export const DOLLAR_ONLY = -2
 
 /** True when aedes is re-sending a stored message (it writes the packet we were given). */
 export function isStoredRedelivery (packet: ForwardPacket): boolean {
@@ -74,71 +71,11 @@ export class ForwardRules {
       packet.dup = qos > 0 && packet.dup
       return packet
     }
-    // aedes then lowers a live delivery to the QoS of a subscription to the topic itself: say so
-    // here, so every later hook (the inflight window counts QoS 1/2) sees the QoS that goes out.
+    // aedes would lower a live delivery to the QoS of a subscription to the topic itself (spec-overlap.ts).
     const exact = client.subscriptions[packet.topic]
-    if (exact !== undefined && exact.qos < qos) qos = exact.qos as QoS
+    if (exact !== undefined && exact.qos < qos) neverLower(client.subscriptions, packet.topic)
     // [MQTT-3.3.1-3] a new delivery never copies the incoming DUP.
     if (qos === packet.qos && !packet.dup) return packet
     return { ...packet, qos, dup: false }
-  }
-}
-
-/**
- * The highest QoS granted by the client's subscriptions matching `topic`: -1
- * if none, `DOLLAR_ONLY` if the only matches were leading wildcards on a `$`
- * topic. The search stops once `enough` is reached; a subscription to the
- * topic itself that grants `enough` answers without walking the others.
- */
-export function grantedQos (subscriptions: ForwardClient['subscriptions'], topic: string, enough = 3): number {
-  const exact = subscriptions[topic]
-  if (exact !== undefined && exact.qos >= enough) return exact.qos
-  let qos = -1
-  let blocked = false
-  const dollar = topic.charCodeAt(0) === 36 /* $ */
-  for (const filter in subscriptions) {
-    if (topicMatches(filter, topic)) {
-      const granted = subscriptions[filter]?.qos ?? 0
-      if (granted > qos) qos = granted
-      if (qos >= enough) break
-    } else if (dollar && matchesIgnoringDollarRule(filter, topic)) {
-      blocked = true
-    }
-  }
-  return blocked && qos < 0 ? DOLLAR_ONLY : qos
-}
-
-function matchesIgnoringDollarRule (filter: string, topic: string): boolean {
-  const first = filter.charCodeAt(0)
-  if (first !== 43 /* + */ && first !== 35 /* # */) return false
-  // Put a neutral first level in place of the `$` level and match again.
-  const slash = topic.indexOf('/')
-  const rest = slash < 0 ? '' : topic.slice(slash)
-  return topicMatches(filter, 'x' + rest)
-}
-
-/** What `deliverOverlapsAtTheirQos` uses of an aedes 1.2 Client: its QoS 0 delivery function and its subscriptions. */
-interface OverlapClient {
-  deliver0(packet: { qos: number, topic: string }, done: () => void): void
-  readonly subscriptions: ForwardClient['subscriptions']
-}
-
-/**
- * [MQTT-3.3.5-1] one copy at the highest QoS of the overlapping subscriptions.
- * aedes delivers one copy per client, through whichever matching subscription
- * its emitter calls first; a QoS 0 one delivers through `deliver0`, which
- * forces QoS 0 after `authorizeForward` has counted the message as QoS 1/2.
- * So with `dev/#` at QoS 0 and `dev/cmd` at QoS 2 the commands arrived at
- * QoS 0, were never acknowledged, and after `mqtt.maxInflight` of them the
- * inflight window sent the client no QoS 1/2 message any more. A QoS 1/2
- * message that a QoS 1/2 subscription of the client also matches is left to
- * that subscription (its call comes in the same routing).
- */
-export function deliverOverlapsAtTheirQos (client: OverlapClient): void {
-  const deliver0 = client.deliver0
-  client.deliver0 = (packet, done) => {
-    // (not when the topic's own filter is QoS 0: aedes lowers every copy to it, and this path clears a stored one)
-    if (packet.qos > 0 && (client.subscriptions[packet.topic]?.qos ?? 1) > 0 && grantedQos(client.subscriptions, packet.topic, 1) > 0) setImmediate(done)
-    else deliver0(packet, done)
   }
 }
