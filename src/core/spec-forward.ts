@@ -18,7 +18,7 @@
  * change the packet in place (it is a fresh copy owned by that one delivery).
  */
 import type { QoS } from './message.js'
-import { DOLLAR_ONLY, grantedQos, neverLower, type Subscriptions } from './spec-overlap.js'
+import { DOLLAR_ONLY, grantedQos, keepFromLowering, type Subscriptions } from './spec-overlap.js'
 
 /** The packet fields these rules read and write (aedes-packet's shape). */
 export interface ForwardPacket {
@@ -72,8 +72,7 @@ export class ForwardRules {
       return packet
     }
     // aedes would lower a live delivery to the QoS of a subscription to the topic itself (spec-overlap.ts).
-    const exact = client.subscriptions[packet.topic]
-    if (exact !== undefined && exact.qos < qos) neverLower(client.subscriptions, packet.topic)
+    keepFromLowering(client.subscriptions, packet.topic, qos)
     // [MQTT-3.3.1-3] a new delivery never copies the incoming DUP.
     if (qos === packet.qos && !packet.dup) return packet
     return { ...packet, qos, dup: false }

@@ -13,8 +13,8 @@
  *
  * The forwarding rules (spec-forward.ts) already give every live delivery
  * its QoS from all the matching filters, so aedes's lowering is only ever
- * wrong. The first time it would lower a delivery, the entry of the topic's
- * own filter is marked: its `qos` reads NEVER_LOWER to aedes, and its grant is
+ * wrong. Before aedes would lower a delivery, the entry of the topic's own
+ * filter is marked: its `qos` reads NEVER_LOWER to aedes, and its grant is
  * kept beside it, for `grantedQos`. A SUBSCRIBE to that filter again finds a
  * QoS that differs from any request, so aedes replaces the entry, with the
  * delivery function of the new grant (which it does for a changed QoS anyway
@@ -35,8 +35,19 @@ type Entry = NonNullable<Subscriptions[string]>
 /** `grantedQos` when the only matching subscriptions are leading wildcards and the topic starts with `$`. */
 export const DOLLAR_ONLY = -2
 
-/** aedes no longer lowers deliveries to the QoS of `topic`'s own filter (the rules gave them theirs). */
-export function neverLower (subscriptions: Subscriptions, topic: string): void {
+/**
+ * A live delivery at `qos` is on its way to the client: aedes lowers it, in
+ * an immediate of its own queued next, to the `qos` of the entry of `topic`'s
+ * own filter. That entry is marked in an immediate queued before aedes's
+ * (immediates run in order, with nothing between these two). Marked now, it
+ * could be gone by then: a SUBSCRIBE of that filter meanwhile replaces it.
+ */
+export function keepFromLowering (subscriptions: Subscriptions, topic: string, qos: number): void {
+  const entry = subscriptions[topic]
+  if (entry !== undefined && grantOf(entry) < qos) setImmediate(neverLower, subscriptions, topic)
+}
+
+function neverLower (subscriptions: Subscriptions, topic: string): void {
   const entry = subscriptions[topic]
   if (entry === undefined || entry.qos === NEVER_LOWER) return
   entry[OWN] = entry.qos

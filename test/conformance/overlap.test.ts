@@ -6,9 +6,11 @@
  */
 import type { MqttClient } from 'mqtt'
 import { expect, test } from 'vitest'
+import type { BrokerApi } from '../../src/core/plugin-api.js'
 import { startBroker } from '../helpers/broker.js'
 import { connectClient } from '../helpers/clients.js'
-import { receivedUntil } from './support.js'
+import { scrape } from '../sys/helpers.js'
+import { type PublishIn, rawConnected, rawSubscribe, receivedUntil } from './support.js'
 
 /** A subscriber with `filters` and a publisher, on a broker of their own. */
 async function overlapping (filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<{ sub: MqttClient, pub: MqttClient }> {
@@ -60,4 +62,48 @@ test('[MQTT-3.3.5-1] a returning persistent session keeps the highest QoS of its
   const pub = await connectClient(broker.mqttUrl)
   expect(await qosOf(sub, pub, 'overlap/a', 2)).toEqual([2])
   expect(await qosOf(sub, pub, 'overlap/b', 2)).toEqual([2])
+})
+
+// aedes lowers a delivery in an immediate after the rules ran: a SUBSCRIBE of the topic's own filter
+// in between put a fresh entry there, the copy went out at QoS 0, and the inflight window, which had
+// counted it as QoS 1, never got the slot back. A plugin's async authorizeSubscribe sequences it.
+test.each([true, false])('[MQTT-3.3.5-1] a SUBSCRIBE of the topic\'s own filter while a delivery is on its way (clean %s): QoS 1, the window slot comes back', async (clean) => {
+  let armed = false
+  let api!: BrokerApi
+  const broker = await startBroker({
+    listeners: [{ type: 'mqtt', host: '127.0.0.1', port: 0 }, { type: 'http', host: '127.0.0.1', port: 0 }],
+  }, {
+    plugins: [{
+      name: 'sequencer',
+      register: (b) => {
+        api = b
+        b.hooks.add('authorizeSubscribe', async (_client, sub) => {
+          if (!armed || sub.topic !== 'rc/a') return 'defer' as const
+          armed = false
+          const delivered = new Promise<void>((resolve) => {
+            const on = (m: { topic: string }): void => { if (m.topic === 'rc/a') { b.events.off('deliver', on); resolve() } }
+            b.events.on('deliver', on)
+          })
+          void b.publish({ topic: 'rc/a', payload: 'x', qos: 1 })
+          await delivered
+          return 'defer' as const
+        })
+      },
+    }],
+  })
+  const sub = await rawConnected(broker.mqttUrl, { clean, clientId: `rc-${String(clean)}` })
+  await rawSubscribe(sub, [{ topic: 'rc/a', qos: 0 }, { topic: 'rc/#', qos: 1 }], 1)
+  armed = true
+  const got = sub.next('publish', (p: PublishIn) => p.topic === 'rc/a')
+  await rawSubscribe(sub, [{ topic: 'rc/a', qos: 0 }], 2)
+  const first = await got as PublishIn
+  if (first.qos > 0) sub.send({ cmd: 'puback', messageId: first.messageId })
+  const next = sub.next('publish', (p: PublishIn) => p.topic === 'rc/b')
+  await api.publish({ topic: 'rc/b', payload: 'y', qos: 1 })
+  const second = await next as PublishIn
+  const acked = new Promise<void>((resolve) => { api.events.on('ack', () => { resolve() }) })
+  sub.send({ cmd: 'puback', messageId: second.messageId })
+  await acked
+  const inflight = (await scrape(`${broker.addresses().find((a) => a.type === 'http')?.url ?? ''}/metrics`)).value('midge_inflight_messages')
+  expect({ qos: first.qos, inflight }).toEqual({ qos: 1, inflight: 0 })
 })
