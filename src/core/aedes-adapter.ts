@@ -9,7 +9,7 @@ import type { BrokerConfig } from '../config/schema.js'
 import { ClientDirectory, type ConnectionMeta } from './client-info.js'
 import type { BrokerEvents } from './events.js'
 import type { HookRegistry, OutboundPublish } from './hooks.js'
-import type { ClientInfo, Message, QoS } from './message.js'
+import { type ClientInfo, type Message, messageError, type QoS } from './message.js'
 import { decorateCoreStore } from './core-store.js'
 import { DurableAcks } from './durable-acks.js'
 import { installHookSlots } from './hook-slots.js'
@@ -21,7 +21,7 @@ import { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import { StalledReaders, type SlowReader } from './slow-consumers.js'
 import { deliverOverlapsAtTheirQos, type Subscriptions } from './spec-overlap.js'
 import { deliverOvertakenMessages, type DedupingClient } from './spec-overtaken.js'
-import { filterError, topicNameError } from './topic.js'
+import { filterError, quoted } from './topic.js'
 import { BrokerError } from '../errors.js'
 import { beforeDeadline, LATE } from './deadline.js'
 import { guardWire, type WireGuardOptions } from './spec-wire.js'
@@ -228,11 +228,8 @@ export class AedesAdapter {
 
   /** Publish as the broker: no client, so no authorizePublish. */
   publish (message: Message): Promise<void> {
-    // What goes out to clients must be a valid PUBLISH [MQTT-3.3.2-2] [MQTT-4.7.3-1]: aedes sends whatever it gets.
-    const invalid = typeof message.topic !== 'string' ? 'the topic is not a string' : topicNameError(message.topic) ??
-      (message.qos !== undefined && message.qos !== 0 && message.qos !== 1 && message.qos !== 2 ? `qos ${String(message.qos)} is not 0, 1 or 2` : undefined) ??
-      (typeof message.payload !== 'string' && !(message.payload instanceof Uint8Array) ? 'the payload is not a string, Buffer or Uint8Array' : undefined)
-    if (invalid !== undefined) return Promise.reject(new BrokerError('ERR_PUBLISH_INVALID', `publish to ${JSON.stringify(message.topic)}: ${invalid}`))
+    const invalid = messageError(message)
+    if (invalid !== undefined) return Promise.reject(new BrokerError('ERR_PUBLISH_INVALID', `publish to ${quoted(message.topic)}: ${invalid}`))
     const packet = {
       cmd: 'publish' as const,
       topic: message.topic,
@@ -250,7 +247,7 @@ export class AedesAdapter {
   /** Subscribe the broker itself; the returned function unsubscribes. */
   async subscribe (filter: string, handler: (message: Message) => void | Promise<void>): Promise<() => Promise<void>> {
     const invalid = typeof filter !== 'string' ? 'not a string' : filterError(filter)
-    if (invalid !== undefined) throw new BrokerError('ERR_FILTER_INVALID', `subscribe to ${JSON.stringify(filter)}: ${invalid}`)
+    if (invalid !== undefined) throw new BrokerError('ERR_FILTER_INVALID', `subscribe to ${quoted(filter)}: ${invalid}`)
     const log = this.#log
     // [MQTT-4.7.2-1] as for clients: a filter starting with a wildcard matches no `$` topic (aedes's emitter does)
     const leadingWildcard = filter.startsWith('#') || filter.startsWith('+')

@@ -1,3 +1,5 @@
+import { topicNameError } from './topic.js'
+
 /** MQTT QoS level. */
 export type QoS = 0 | 1 | 2
 
@@ -39,4 +41,20 @@ export interface ClientInfo {
   readonly listener: string
   /** Subject CN of the client certificate the TLS listener verified (listeners with `requestCert`). */
   readonly certificateCN?: string | undefined
+}
+
+/**
+ * Why `message` (from the API, so typed only at compile time) is no valid
+ * PUBLISH, or undefined: what goes out to clients must be one [MQTT-3.3.2-2]
+ * [MQTT-4.7.3-1], and aedes sends whatever it gets.
+ */
+export function messageError (message: Message): string | undefined {
+  const { topic, qos, payload, retain } = message
+  if (typeof topic !== 'string') return 'the topic is not a string'
+  const invalid = topicNameError(topic)
+  if (invalid !== undefined) return invalid
+  if (qos !== undefined && qos !== 0 && qos !== 1 && qos !== 2) return `qos ${String(qos)} is not 0, 1 or 2`
+  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return 'the payload is not a string, Buffer or Uint8Array'
+  if (retain !== undefined && typeof retain !== 'boolean') return 'retain is not a boolean'
+  return undefined
 }

@@ -49,6 +49,8 @@ function levelEnd (s: string, from: number): number {
 export function filterError (filter: string): string | undefined {
   if (filter.length === 0) return 'empty topic filter'
   if (filter.includes('\u0000')) return 'NUL character in topic filter'
+  const invalid = mqttStringError(filter)
+  if (invalid !== undefined) return `topic filter ${invalid}`
   const levels = filter.split('/')
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i] as string
@@ -63,5 +65,30 @@ export function topicNameError (topic: string): string | undefined {
   if (topic.length === 0) return 'empty topic name'
   if (topic.includes('\u0000')) return 'NUL character in topic name'
   if (topic.includes('+') || topic.includes('#')) return 'wildcard in topic name'
+  const invalid = mqttStringError(topic)
+  return invalid === undefined ? undefined : `topic name ${invalid}`
+}
+
+/** An MQTT string is at most 65,535 bytes of UTF-8 [MQTT-1.5.3]. */
+const MAX_STRING_BYTES = 65_535
+
+/** `String.prototype.isWellFormed` (Node 20; TypeScript lists it from ES2024 on). */
+const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed
+
+/**
+ * What no MQTT string may be, for strings that did not come off the wire (the
+ * API's): longer than its 16-bit length prefix counts, which a client then
+ * fails to parse, or with a lone surrogate, which goes out as U+FFFD [MQTT-1.5.3-1].
+ */
+function mqttStringError (s: string): string | undefined {
+  // a UTF-16 code unit is at most 3 bytes of UTF-8: only long strings need counting
+  if (s.length > MAX_STRING_BYTES / 3 && Buffer.byteLength(s) > MAX_STRING_BYTES) return `longer than ${MAX_STRING_BYTES} bytes of UTF-8`
+  if (!isWellFormed.call(s)) return 'with a lone UTF-16 surrogate (not encodable as UTF-8)'
   return undefined
+}
+
+/** A topic or filter for an error message: quoted, and cut to its first 100 characters. */
+export function quoted (topic: unknown): string {
+  if (typeof topic !== 'string') return String(topic)
+  return JSON.stringify(topic.length > 100 ? `${topic.slice(0, 100)}…` : topic)
 }
