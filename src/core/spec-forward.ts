@@ -56,8 +56,10 @@ export class ForwardRules {
     // from leading wildcards on live routing, but not in the retained messages it sends on SUBSCRIBE.
     if (!stored && packet.qos === 0 && packet.topic.charCodeAt(0) !== 36 /* $ */) return packet.dup ? { ...packet, dup: false } : packet
     const grant = grantedQos(client.subscriptions, packet.topic, stored ? 3 : packet.qos)
-    // [MQTT-4.7.2-1] matched only through a leading wildcard: a `$` topic must not be delivered.
-    if (grant === DOLLAR_ONLY) return null
+    // [MQTT-4.7.2-1] matched only through a leading wildcard: a `$` topic must not be delivered. Nor
+    // one sent as retained for a SUBSCRIBE (brokerId null) that no filter matches by then: aedes sends
+    // a `#` SUBSCRIBE the retained `$SYS` messages too, also after its UNSUBSCRIBE or the close.
+    if (grant === DOLLAR_ONLY || (grant < 0 && packet.brokerId === null && packet.topic.charCodeAt(0) === 36 /* $ */)) return null
     let qos = packet.qos
     // [MQTT-3.8.4-6] min(published, granted); the highest grant of overlapping subscriptions [MQTT-3.3.5-1].
     if (grant >= 0 && grant < qos) qos = grant as QoS

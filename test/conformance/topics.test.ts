@@ -167,3 +167,20 @@ test('[MQTT-4.7.2-1] `$` topics are not queued for an offline session through `#
   await again.connect({ clientId: id, clean: false })
   expect((await got).map((p) => p.topic)).toEqual([])
 })
+
+// aedes sends a `#` SUBSCRIBE the retained `$` messages too, and checks them against the client's
+// filters only when they go out: by then an UNSUBSCRIBE, or the client's close, has removed `#`.
+test('[MQTT-4.7.2-1] no retained `$` message reaches a client that subscribed `#` and unsubscribed at once', async () => {
+  const broker = await startBroker()
+  for (let i = 0; i < 50; i++) await broker.publish({ topic: `$app/state/${i}`, payload: 'up', retain: true })
+  const delivered: string[] = []
+  broker.on('deliver', (message) => { delivered.push(message.topic) })
+  const raw = await rawConnected(broker.mqttUrl)
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }] })
+  raw.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['#'] })
+  await rawSubscribe(raw, [{ topic: 'unsub-dollar/sentinel', qos: 0 }], 3)
+  const got = rawReceivedUntil(raw, 'unsub-dollar/sentinel')
+  await broker.publish({ topic: 'unsub-dollar/sentinel', payload: 'end' })
+  expect((await got).map((p) => p.topic)).toEqual([])
+  expect(delivered.filter((t) => t.startsWith('$'))).toEqual([])
+})
