@@ -46,7 +46,7 @@ export interface Broker {
   readonly config: Readonly<BrokerConfig>
   readonly log: Logger
   readonly metrics: MetricsRegistry
-  /** Where each listener is bound (port 0 resolved). */
+  /** Where each listener is bound (port 0 resolved); none once `close()` has finished. */
   addresses(): BoundAddress[]
   /** Publish as the broker itself. Resolves once stored and routed. */
   publish(message: Message): Promise<void>
@@ -155,6 +155,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
 
   const entries: PluginEntry[] = [...builtinPlugins(config, options.omitBuiltins), ...(options.plugins ?? []).map(toEntry)]
   let closing: Promise<void> | undefined
+  let closed = false
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -167,6 +168,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       for (const stream of attached) stream.destroy()
       await mqttClosed
       await Promise.all(httpListeners.map((l) => l.close()))
+      closed = true
       log.info({ brokerId: id }, 'broker closed')
     })()
     return closing
@@ -209,7 +211,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
     config,
     log,
     metrics,
-    addresses: () => listeners.map((l) => ({ ...l.address })),
+    addresses: () => closed ? [] : listeners.map((l) => ({ ...l.address })),
     publish: async (message) => { await open().publish(message) },
     subscribe: async (filter, handler) => await open().subscribe(filter, handler),
     on (event, listener) { events.on(event, listener); return this },

@@ -26,7 +26,8 @@ class LiveClientInfo implements ClientInfo {
   /** The aedes client behind a facade (for the adapter; plugins never see it). */
   static clientOf (info: LiveClientInfo): Client { return info.#client }
 
-  get id (): string { return this.#client.id }
+  /** aedes's id is null until CONNECT. */
+  get id (): string { return this.#client.id ?? '' }
   get clean (): boolean { return this.#client.clean }
 }
 

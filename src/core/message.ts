@@ -29,7 +29,11 @@ export interface MessageMeta {
   [key: string]: unknown
 }
 
-/** A read-only view of a connected client, stable for the life of the connection. */
+/**
+ * A read-only view of a connected client: one object for the life of the
+ * connection. Its `id`, `clean` and `username` are the CONNECT's; for a stream
+ * just given to `attach()` that has sent none yet, `id` is '' and `clean` true.
+ */
 export interface ClientInfo {
   /** MQTT client id (aedes assigns one for an empty id with clean session). */
   readonly id: string

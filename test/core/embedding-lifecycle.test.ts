@@ -15,9 +15,11 @@ describe('embedding: start and close', () => {
     await expect(createBroker(Object.freeze({ logLevel: 'loud' }) as never)).rejects.toBeInstanceOf(ConfigError)
   })
 
-  test('after close(), publish, subscribe and attach are refused with ERR_BROKER_CLOSED', async () => {
+  test('after close(), publish, subscribe and attach are refused with ERR_BROKER_CLOSED, and addresses() lists no listener', async () => {
     const broker = await startBroker()
+    expect(broker.addresses().map((a) => a.type)).toEqual(['mqtt', 'ws'])
     await broker.close()
+    expect(broker.addresses()).toEqual([])
     await expect(broker.publish({ topic: 'a', payload: 'x' })).rejects.toMatchObject({ code: 'ERR_BROKER_CLOSED' })
     await expect(broker.subscribe('a', () => {})).rejects.toMatchObject({ code: 'ERR_BROKER_CLOSED' })
     expect(() => broker.attach(new Duplex({ read () {}, write (_c, _e, done) { done() } }))).toThrow(expect.objectContaining({ code: 'ERR_BROKER_CLOSED' }))
