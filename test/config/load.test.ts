@@ -112,6 +112,11 @@ describe('config', () => {
     expect(issues[0]?.message).toMatch(/^invalid topic filter: /)
   })
 
+  test('sessions.store "redis" needs cluster.redis (it failed at start-up instead, with exit code 1)', () => {
+    expect(issuesOf(() => validateConfig({ sessions: { store: 'redis' } })).map((i) => i.path)).toEqual(['cluster.redis'])
+    expect(validateConfig({ sessions: { store: 'redis' }, cluster: { redis: 'redis://127.0.0.1:6379/0' } }).cluster.redis).toBe('redis://127.0.0.1:6379/0')
+  })
+
   test('cluster.redis must be a redis:// URL', () => {
     const issues = issuesOf(() => validateConfig({ cluster: { redis: 'notaurl' } }))
     expect(issues[0]).toEqual({ path: 'cluster.redis', message: 'expected a redis://host:port/db URL, got "notaurl"' })
