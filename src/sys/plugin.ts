@@ -39,7 +39,7 @@ export const sysPlugin = definePlugin<SysConfig | undefined>({
       publisher = new SysPublisher({
         registry,
         intervalMs: config.interval * 1000,
-        publish: (topic, payload) => broker.publish({ topic, payload, qos: 0, retain: true }),
+        publish: (topic, payload, retain) => broker.publish({ topic, payload, qos: 0, retain }),
         beforeTick: (elapsed) => figures.loads?.sample(loadTotals(figures), elapsed),
         log: broker.log,
       })

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { SYS_METRICS } from './catalog.js'
 import { sysBindings } from './sys-metric.js'
 
 export interface SysPublisherOptions {
@@ -7,8 +8,8 @@ export interface SysPublisherOptions {
   registry: Registry
   /** Milliseconds between ticks (> 0). */
   intervalMs: number
-  /** Publish one retained value as the broker (QoS 0, retain). */
-  publish: (topic: string, payload: string) => Promise<void>
+  /** Publish one value as the broker (QoS 0), retained unless `retain` is false. */
+  publish: (topic: string, payload: string, retain: boolean) => Promise<void>
   /** Runs at the start of every tick, with the seconds since the previous one (0 at the first). */
   beforeTick?: (elapsedSeconds: number) => void
   log: Logger
@@ -22,12 +23,21 @@ export interface SysPublisherOptions {
  * values that changed since the last tick are published (the retained copy
  * serves new subscribers), and a series that disappeared (a deleted group)
  * is cleared with an empty retained message.
+ *
+ * A retained message is stored before it is routed, so while the session
+ * store takes no writes (`midge_store_up` 0: Redis away, a full disk) every
+ * retained publish failed or hung, and `$SYS` went silent, `store/up 0`
+ * included. Such a tick publishes its values live only; the first tick with
+ * the store back publishes retained what changed since the last retained
+ * values and what went out live only, whatever its value now.
  */
 export class SysPublisher {
   readonly #options: SysPublisherOptions
   readonly #now: () => number
   /** Last payload published per topic, per metric. */
   readonly #published = new Map<string, Map<string, string>>()
+  /** Topics whose last value went out live only (the store was away): published retained again. */
+  readonly #liveOnly = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #lastTick: number | undefined
@@ -65,6 +75,8 @@ export class SysPublisher {
     beforeTick?.(this.#lastTick === undefined ? 0 : (now - this.#lastTick) / 1000)
     this.#lastTick = now
     const changes: Array<[topic: string, payload: string]> = []
+    const published = new Map<string, Map<string, string>>()
+    let storeDown = false
     for (const binding of sysBindings(registry)) {
       let values
       try {
@@ -76,19 +88,25 @@ export class SysPublisher {
       }
       const before = this.#published.get(binding.name) ?? new Map<string, string>()
       const after = new Map<string, string>()
+      if (binding.name === SYS_METRICS.storeUp.name && values.some((v) => v.value === 0)) storeDown = true
       for (const { value, labels } of values) {
         const payload = binding.payload(value, labels)
         for (const topic of binding.topics(labels)) {
           after.set(topic, payload)
-          if (before.get(topic) !== payload) changes.push([topic, payload])
+          if (before.get(topic) !== payload || this.#liveOnly.has(topic)) changes.push([topic, payload])
         }
       }
       for (const topic of before.keys()) if (!after.has(topic)) changes.push([topic, ''])
-      this.#published.set(binding.name, after)
+      published.set(binding.name, after)
+    }
+    if (storeDown) for (const [topic] of changes) this.#liveOnly.add(topic)
+    else {
+      for (const [name, after] of published) this.#published.set(name, after)
+      this.#liveOnly.clear()
     }
     for (const [topic, payload] of changes) {
       try {
-        await publish(topic, payload)
+        await publish(topic, payload, !storeDown)
       } catch (err) {
         log.debug({ err, topic }, '$SYS value not published (broker closing?)')
       }

@@ -1,6 +1,7 @@
 import pino from 'pino'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { SYS_METRICS } from '../../src/sys/catalog.js'
 import { defineSysMetric } from '../../src/sys/sys-metric.js'
 import { SysPublisher } from '../../src/sys/sys-publisher.js'
 
@@ -8,25 +9,51 @@ import { SysPublisher } from '../../src/sys/sys-publisher.js'
 beforeEach(() => { vi.useFakeTimers() })
 afterEach(() => { vi.useRealTimers() })
 
-function setup (intervalSeconds = 10): { registry: Registry, sent: Array<[string, string]>, publisher: SysPublisher, elapsed: number[], figures: { level: number, groups: Map<string, number> } } {
+function setup (intervalSeconds = 10): { registry: Registry, sent: Array<[string, string]>, live: string[], publisher: SysPublisher, elapsed: number[], figures: { level: number, groups: Map<string, number> } } {
   const registry = new Registry()
   const figures = { level: 1, groups: new Map([['g1', 1], ['g2', 2]]) }
   defineSysMetric(registry, { type: 'gauge', name: 'level', help: 'h', sysTopic: 'level', read: () => figures.level })
   defineSysMetric(registry, { type: 'gauge', name: 'members', help: 'h', labelNames: ['group'], sysTopic: 'groups/<group>', read: () => [...figures.groups].map(([group, n]) => [{ group }, n] as const) })
   const sent: Array<[string, string]> = []
+  const live: string[] = []
   const elapsed: number[] = []
   const publisher = new SysPublisher({
     registry,
     intervalMs: intervalSeconds * 1000,
-    publish: async (topic, payload) => { sent.push([topic, payload]) },
+    publish: async (topic, payload, retain) => { sent.push([topic, payload]); if (!retain) live.push(topic) },
     beforeTick: (s) => elapsed.push(s),
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
   })
-  return { registry, sent, publisher, elapsed, figures }
+  return { registry, sent, live, publisher, elapsed, figures }
 }
 
 describe('SysPublisher', () => {
+  // A retained publish is stored before it is routed: with the store away every one failed or hung,
+  // and $SYS went silent, store/up 0 included.
+  test('while the store takes no writes, values go out live only; the first tick with it back publishes them retained', async () => {
+    const { registry, sent, live, publisher, figures } = setup(10)
+    let up = 1
+    defineSysMetric(registry, { ...SYS_METRICS.storeUp, read: () => up })
+    await publisher.start()
+    expect(live).toEqual([])
+    sent.length = 0
+    up = 0
+    figures.level = 2
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(sent).toEqual([['$SYS/broker/level', '2'], ['$SYS/broker/midge/store/up', '0']])
+    expect(live).toEqual(['$SYS/broker/level', '$SYS/broker/midge/store/up'])
+    sent.length = 0
+    live.length = 0
+    up = 1
+    await vi.advanceTimersByTimeAsync(10_000)
+    // level 2 is retained now, although it did not change since the last tick; store/up 1 reaches
+    // the subscribers that saw it at 0, although the retained copy said 1 all along
+    expect(sent).toEqual([['$SYS/broker/level', '2'], ['$SYS/broker/midge/store/up', '1']])
+    expect(live).toEqual([])
+    await publisher.stop()
+  })
+
   test('publishes everything at start, then only what changed, every interval', async () => {
     const { sent, publisher, elapsed, figures } = setup(10)
     await publisher.start()
