@@ -191,6 +191,7 @@ export async function createBroker (input: BrokerConfigInput | Readonly<BrokerCo
       log,
       persistence: store.persistence,
       durable: store.durable,
+      storeUnavailable: store.unavailable,
       emitter: emitterFactory === undefined ? undefined : await emitterFactory(ctx),
       connectionFailed: (listener) => { gate.countFailure(listener, 'mqtt') },
     })
@@ -255,12 +256,12 @@ function isMemoryStore (store: object): boolean {
  * The chosen store (aedes's in-memory one if no plugin chose), wrapped by every decorator in order,
  * and whether it survives a crash: as its provider says, else unless it is the in-memory store.
  */
-async function buildPersistence (factory: PersistenceFactory | undefined, options: PersistenceOptions, decorators: readonly PersistenceDecorator[], ctx: { brokerId: string, log: Logger }): Promise<{ persistence: object | undefined, durable: boolean }> {
+async function buildPersistence (factory: PersistenceFactory | undefined, options: PersistenceOptions, decorators: readonly PersistenceDecorator[], ctx: { brokerId: string, log: Logger }): Promise<{ persistence: object | undefined, durable: boolean, unavailable?: () => string | undefined }> {
   if (factory === undefined && decorators.length === 0) return { persistence: undefined, durable: false }
   let store = factory === undefined ? memoryPersistence() : await factory(ctx)
   const durable = factory !== undefined && (options.durable ?? !isMemoryStore(store))
   for (const decorate of decorators) store = decorate(store, ctx)
-  return { persistence: store, durable }
+  return { persistence: store, durable, ...(factory !== undefined && options.unavailable !== undefined ? { unavailable: options.unavailable } : {}) }
 }
 
 function toEntry (spec: PluginSpec): PluginEntry {

@@ -69,8 +69,9 @@ export default definePlugin<PersistentSessionsOptions | undefined>({
       nedb = built.nedb
       health = built.health
       return built.persistence
-    // Said, not guessed: nedb (a file) and redis (a server) outlive a crash of this process.
-    }, { durable: opts.store !== 'memory' })
+    // Said, not guessed: nedb (a file) and redis (a server) outlive a crash of this process. Only
+    // redis serves nothing while it is away; nedb reads on a full disk.
+    }, { durable: opts.store !== 'memory', ...(opts.store === 'redis' ? { unavailable: () => health() } : {}) })
 
     // While the store is down every reconnect of the fleet fails here: one line a minute, with the count.
     const failures = new LineThrottle(60_000)

@@ -45,6 +45,8 @@ export interface AdapterOptions {
    * PUBACKs then wait until the message is in it (durable-acks.ts).
    */
   durable: boolean
+  /** See `PersistenceOptions.unavailable`. */
+  storeUnavailable?: (() => string | undefined) | undefined
   emitter: object | undefined
   /** Told of each connection closed before its CONNECT completed (to count it). */
   connectionFailed?: (listener: string) => void

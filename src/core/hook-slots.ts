@@ -30,6 +30,8 @@ interface SlotContext {
   resends: Resends
   stored: StoredSubscriptions
   stalls: StalledReaders
+  /** Why the store cannot serve a new connection now (`PersistenceOptions.unavailable`). */
+  storeUnavailable?: (() => string | undefined) | undefined
 }
 
 /** The aedes-persistence calls hook-slots makes itself (session marker, a returning session's subscriptions). */
@@ -50,7 +52,7 @@ function authError (returnCode: number, message: string): AuthError {
  * default behaviour (including its ban on client publishes to `$SYS`).
  */
 export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
-  const { config, hooks, clients, log, events, acks, retained, resends, stored, stalls } = ctx
+  const { config, hooks, clients, log, events, acks, retained, resends, stored, stalls, storeUnavailable } = ctx
   /** CONNECTs the spec says to refuse with CONNACK 0x02: aedes sends that code only from `authenticate`. */
   const refusals = new WeakMap<Client, string>()
   const forward = new ForwardRules()
@@ -85,10 +87,18 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
         (err: Error) => { log.error({ err }, 'preConnect hook failed'); callback(err, false) })
   }
 
+  // While the store is away every device of the fleet is refused here: one line a minute, with the count.
+  const unavailableLines = new LineThrottle(60_000)
   aedes.authenticate = (client, username, password, callback) => {
     // [MQTT-3.1.3-8] / [MQTT-3.1.3-9] identifier rejected: CONNACK 0x02, then close.
     const refusal = refusals.get(client)
     if (refusal !== undefined) return callback(authError(2, refusal), null)
+    const unavailable = storeUnavailable?.()
+    if (unavailable !== undefined) {
+      const sinceLastLine = unavailableLines.pass(unavailable)
+      if (sinceLastLine !== undefined) log.warn({ reason: unavailable, clientId: client.id, sinceLastLine }, 'connection refused with CONNACK 0x03 (server unavailable): the session store cannot serve it')
+      return callback(authError(3, `server unavailable: ${unavailable}`), null)
+    }
     const chain = hooks.chain('authenticate')
     if (chain.length === 0) return checkWill(client, callback)
     const info = clients.of(client)

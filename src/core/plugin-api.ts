@@ -32,6 +32,15 @@ export interface PersistenceOptions {
    * latency and protects nothing.
    */
   durable?: boolean
+  /**
+   * Why the store cannot serve a new connection now (its server is
+   * unreachable), or undefined. While it says so, a CONNECT is answered with
+   * CONNACK 0x03, server unavailable, before any hook runs: aedes would wait
+   * on the store and then close the connection without a CONNACK, logging
+   * nothing. Keep it a field read. Not for a store that can still read (a
+   * full disk): its clients can connect.
+   */
+  unavailable?: () => string | undefined
 }
 
 /** Wraps a store; returns the store aedes will use. */

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vit
 import { createStore, StoreUnavailableError } from '../../plugins/persistent-sessions/index.js'
 import type { Broker } from '../../src/broker.js'
 import { definePlugin } from '../../src/core/plugin-api.js'
-import { connectClient, nextMessage } from '../helpers/clients.js'
+import { connectClient, nextMessage, RawClient } from '../helpers/clients.js'
 import { freePort } from '../helpers/free-port.js'
 import { captureLog, type LogCapture } from '../helpers/log-capture.js'
 import { wrapStoreMethod } from '../helpers/store-method.js'
@@ -82,6 +82,27 @@ describe.skipIf(!redisInstalled())('sessions.store redis: slow or missing redis'
     const pub = await connectClient(url, { clientId: 'outage-pub' })
     await pub.publishAsync('after/outage', 'x', { qos: 1 })
     await pub.endAsync()
+  })
+
+  // aedes waited on the store (ioredis retries for ~10 s), then closed the connection without a
+  // CONNACK, logging nothing: a fleet reconnecting during an outage saw hung connections.
+  test('while redis is away a CONNECT gets CONNACK 0x03 at once, logged once; after, clients connect again', async () => {
+    const capture = captureLog()
+    const { url } = await start(5, { logger: capture.log })
+    await redis?.kill()
+    await capture.waitFor('session store unreachable')
+    for (const clean of [true, false]) {
+      const raw = await RawClient.open(url)
+      expect(await raw.connect({ clean, clientId: `refused-${String(clean)}` })).toMatchObject({ returnCode: 3 })
+      await raw.closed()
+    }
+    const refused = capture.lines.filter((l) => String(l.msg).includes('CONNACK 0x03'))
+    expect(refused).toHaveLength(1)
+    expect(refused[0]).toMatchObject({ level: 40, reason: expect.stringContaining('unreachable') })
+    await redis?.revive()
+    await capture.waitFor('session store reachable again')
+    const back = await connectClient(url, { clientId: 'after-refusal', clean: false })
+    await back.endAsync()
   })
 })
 
