@@ -117,6 +117,10 @@ describe('config', () => {
     expect(validateConfig({ sessions: { store: 'redis' }, cluster: { redis: 'redis://127.0.0.1:6379/0' } }).cluster.redis).toBe('redis://127.0.0.1:6379/0')
   })
 
+  test('a value outside a fixed set names the set', () => {
+    expect(issuesOf(() => validateConfig({ mqtt: { maxQos: 3 } }))).toEqual([{ path: 'mqtt.maxQos', message: 'Invalid option: expected one of 0|1|2, got 3' }])
+  })
+
   test('cluster.redis must be a redis:// URL', () => {
     const issues = issuesOf(() => validateConfig({ cluster: { redis: 'notaurl' } }))
     expect(issues[0]).toEqual({ path: 'cluster.redis', message: 'expected a redis://host:port/db URL, got "notaurl"' })

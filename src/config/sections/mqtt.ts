@@ -9,7 +9,7 @@ export const mqttSchema = z.strictObject({
    */
   denySubscribe: z.array(topicFilterSchema).default([]),
   /** Highest QoS granted on SUBSCRIBE (requests above it are downgraded). */
-  maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+  maxQos: z.literal([0, 1, 2]).default(2),
   /**
    * Unacknowledged QoS 1/2 deliveries per client (Mosquitto's `max_inflight_messages`);
    * further messages wait in the session queue, highest priority first.
