@@ -38,17 +38,34 @@ export function loadConfig (options: { file?: string, overrides?: ConfigOverride
 /** Validate a config object; throws `ConfigError` naming every bad path. */
 export function validateConfig (input: unknown): Readonly<BrokerConfig> {
   const result = configSchema.safeParse(input, { reportInput: true })
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.flatMap((issue) => {
+  const across = acrossKeys(input)
+  if (!result.success || across.length > 0) {
+    throw new ConfigError([...(result.error?.issues ?? []).flatMap((issue) => {
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown key' }))
       }
       return [{ path: formatPath(issue.path), message: describeIssue(issue, issue.path.at(-1)) }]
-    }))
+    }), ...across])
   }
   const config = deepFreeze(result.data)
   validated.add(config)
   return config
+}
+
+/**
+ * Rules across keys, checked here and not in the schema: a refined zod object
+ * loses `.pick()`, `.partial()` and `.omit()`, and its refinement runs only
+ * once everything else is valid, so it was not named with the other bad keys.
+ */
+function acrossKeys (input: unknown): Array<{ path: string, message: string }> {
+  const config = isPlainObject(input) ? input : {}
+  const sessions = isPlainObject(config.sessions) ? config.sessions : {}
+  const cluster = isPlainObject(config.cluster) ? config.cluster : {}
+  // (a start-up failure of the store would say the same later, with exit code 1, not 2)
+  if (sessions.store === 'redis' && cluster.redis === undefined) {
+    return [{ path: 'cluster.redis', message: 'required with sessions.store "redis": a redis://host:port/db URL, got nothing' }]
+  }
+  return []
 }
 
 /** Configs `validateConfig` returned: passed again (e.g. the CLI's to createBroker), they need no second pass. */

@@ -35,11 +35,6 @@ export const configSchema = z.strictObject({
   pluginTimeoutMs: z.number().int().min(1).default(10_000),
   /** Longest a graceful shutdown may take before the process exits anyway, in ms. */
   shutdownTimeoutMs: z.number().int().min(100).default(5_000),
-}).superRefine((config, ctx) => {
-  // (a start-up failure of the store would say the same later, with exit code 1, not 2)
-  if (config.sessions.store === 'redis' && config.cluster.redis === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['cluster', 'redis'], message: 'required with sessions.store "redis": a redis://host:port/db URL' })
-  }
 })
 
 /** The validated config. */

@@ -95,7 +95,8 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     if (refusal !== undefined) return callback(authError(2, refusal), null)
     const unavailable = storeUnavailable?.()
     if (unavailable !== undefined) {
-      const sinceLastLine = unavailableLines.pass(unavailable)
+      // keyed on the refusal, not the reason: that names the connection's state, which changes as it retries
+      const sinceLastLine = unavailableLines.pass('store unavailable')
       if (sinceLastLine !== undefined) log.warn({ reason: unavailable, clientId: client.id, sinceLastLine }, 'connection refused with CONNACK 0x03 (server unavailable): the session store cannot serve it')
       return callback(authError(3, `server unavailable: ${unavailable}`), null)
     }

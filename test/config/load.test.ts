@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { configDefaults } from '../../src/config/defaults.js'
 import { loadConfig, validateConfig } from '../../src/config/load.js'
+import { configSchema } from '../../src/config/schema.js'
 import { ConfigError } from '../../src/errors.js'
 
 function configFile (content: unknown): string {
@@ -114,6 +115,9 @@ describe('config', () => {
 
   test('sessions.store "redis" needs cluster.redis (it failed at start-up instead, with exit code 1)', () => {
     expect(issuesOf(() => validateConfig({ sessions: { store: 'redis' } })).map((i) => i.path)).toEqual(['cluster.redis'])
+    // named with the other bad keys, and the exported schema keeps .pick() / .partial() (a refined one loses them)
+    expect(issuesOf(() => validateConfig({ sessions: { store: 'redis' }, listeners: [{ type: 'mqtt', port: 'x' }] })).map((i) => i.path)).toEqual(['listeners[0].port', 'cluster.redis'])
+    expect(() => configSchema.pick({ logLevel: true }).partial()).not.toThrow()
     expect(validateConfig({ sessions: { store: 'redis' }, cluster: { redis: 'redis://127.0.0.1:6379/0' } }).cluster.redis).toBe('redis://127.0.0.1:6379/0')
   })
 
