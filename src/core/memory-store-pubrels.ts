@@ -15,8 +15,8 @@
  * back carries no such identity. (The nedb store matches PUBRELs right; the
  * Redis one finds them by packet id.)
  */
-import { Readable } from 'node:stream'
-import { withOverrides } from './store-overrides.js'
+import type { Readable } from 'node:stream'
+import { mapPushed, withOverrides } from './store-overrides.js'
 
 interface Packet { cmd?: string, messageId?: number, brokerId?: unknown, brokerCounter?: unknown }
 
@@ -29,10 +29,10 @@ interface OutgoingStore {
 /** Not a broker id aedes makes (a UUID, or the config's `id`). */
 const PUBREL_BROKER_ID = '\u0000pubrel'
 
-const bare = (packet: Packet | undefined): Packet | undefined => {
+const bare = <P extends Packet | undefined> (packet: P): P => {
   if (packet?.brokerId !== PUBREL_BROKER_ID) return packet
   const { brokerId: _id, brokerCounter: _counter, ...rest } = packet
-  return rest
+  return rest as P
 }
 
 export function withDistinctPubrels<T extends object> (store: T): T {
@@ -44,7 +44,7 @@ export function withDistinctPubrels<T extends object> (store: T): T {
       return inner.outgoingUpdate(client, { ...packet, brokerId: PUBREL_BROKER_ID, brokerCounter: packet.messageId })
     },
     outgoingClearMessageId: (client, packet) => inner.outgoingClearMessageId(client, packet).then(bare),
-    outgoingStream: (client) => inner.outgoingStream(client).map(bare),
+    outgoingStream: (client) => mapPushed<Packet>(inner.outgoingStream(client), bare),
   }
   return withOverrides(store, overrides)
 }

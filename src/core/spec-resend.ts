@@ -18,6 +18,7 @@
  *   while one stays unacknowledged) is aedes's and not covered.
  */
 import type { Readable } from 'node:stream'
+import { mapPushed } from './store-overrides.js'
 
 /** A store entry as `outgoingStream` yields it. */
 interface Entry {
@@ -47,10 +48,7 @@ export class Resends {
    * than the queue.
    */
   stream (client: object, source: Readable): Readable {
-    const push = source.push
-    source.push = (entry: unknown, encoding?: BufferEncoding): boolean =>
-      push.call(source, entry === null || entry === undefined ? entry : this.#mark(client, entry as Entry), encoding)
-    return source
+    return mapPushed<Entry>(source, (entry) => this.#mark(client, entry))
   }
 
   #mark (client: object, entry: Entry): Entry {

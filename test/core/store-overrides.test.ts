@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
+import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { withOverrides } from '../../src/core/store-overrides.js'
+import { mapPushed, withOverrides } from '../../src/core/store-overrides.js'
 
 class Base extends EventEmitter {
   inherited (): string { return 'base' }
@@ -80,5 +81,20 @@ describe('withOverrides', () => {
     decorated.on('x', () => { heard++ })
     store.emit('x')
     expect(heard).toBe(1)
+  })
+})
+
+describe('mapPushed', () => {
+  it('maps every entry a Readable.from stream pushes, in order, and still ends', async () => {
+    async function * entries (): AsyncGenerator<{ n: number }> { yield { n: 1 }; yield { n: 2 }; yield { n: 3 } }
+    const stream = mapPushed<{ n: number }>(Readable.from(entries()), (e) => ({ n: e.n * 10 }))
+    expect(await stream.toArray()).toEqual([{ n: 10 }, { n: 20 }, { n: 30 }])
+  })
+
+  it('ends an empty stream without calling the map', async () => {
+    let calls = 0
+    const stream = mapPushed(Readable.from([]), (e) => { calls++; return e })
+    expect(await stream.toArray()).toEqual([])
+    expect(calls).toBe(0)
   })
 })
