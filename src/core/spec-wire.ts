@@ -13,7 +13,9 @@
  *   packet identifier; [MQTT-3.10.3-2] UNSUBSCRIBE needs a topic filter.
  * - [MQTT-3.8.4-5] / [MQTT-3.9.3-1] the SUBACK shows the QoS actually granted.
  *   aedes copies the *requested* QoS into the SUBACK before any hook runs, so a
- *   `mqtt.maxQos` below 2 is applied here, by lowering the requested QoS.
+ *   `mqtt.maxQos` below 2 is applied here, by lowering the requested QoS. Each
+ *   SUBSCRIBE's entries are recorded for spec-suback.ts, which answers what
+ *   the hooks decided, one code per entry.
  * - [MQTT-4.7.1-2] / [MQTT-4.7.1-3] / [MQTT-4.7.3-2] a malformed filter in
  *   UNSUBSCRIBE (`a#`, `+a`, U+0000) closes the connection: aedes checks
  *   UNSUBSCRIBE filters with its own lenient test only (SUBSCRIBE filters are
@@ -36,6 +38,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { Duplex } from 'node:stream'
+import { type SubscribeEntry, subscribeArrived } from './spec-suback.js'
 import { filterError } from './topic.js'
 
 export interface WireGuardOptions {
@@ -217,12 +220,14 @@ class WireGuard {
     // [MQTT-3.8.3-3] / [MQTT-3.10.3-2] at least one topic filter (mqtt-packet accepts an empty UNSUBSCRIBE).
     if (end - start < 4) return { close: 'SUBSCRIBE / UNSUBSCRIBE without a topic filter' }
     let pos = start + 2
+    const entries: SubscribeEntry[] = []
     while (pos + 2 <= end) {
       const len = buf.readUInt16BE(pos)
       const filterEnd = pos + 2 + len
       if (filterEnd > end) return undefined
       const verdict = this.#checkFilter(buf, type, pos + 2, filterEnd)
       if (verdict !== undefined) return verdict
+      const filterStart = pos + 2
       pos = filterEnd
       if (type === SUBSCRIBE) {
         if (pos >= end) return undefined
@@ -230,9 +235,11 @@ class WireGuard {
         // Reserved bits and QoS 3 are mqtt-packet's to refuse [MQTT-3.8.3-4]; only lower a valid request.
         const maxQos = this.#options.maxQos
         if (requested <= 2 && requested > maxQos) buf[pos] = maxQos
+        entries.push({ topic: buf.toString('utf8', filterStart, filterEnd), qos: buf[pos]! })
         pos += 1
       }
     }
+    if (type === SUBSCRIBE && pos === end) subscribeArrived(this.#stream, buf.readUInt16BE(start), entries)
     return undefined
   }
 

@@ -24,12 +24,22 @@ test('[MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1] several filters get one SUBAC
   expect(suback.granted).toEqual([2, 0x80, 0, 1])
 })
 
-// aedes merges repeated filters of one SUBSCRIBE before any hook sees the packet.
-test.fails('[MQTT-3.8.4-4] a filter repeated in one SUBSCRIBE still gets one return code per entry (aedes merges them)', async () => {
+// aedes merges repeated filters of one SUBSCRIBE before any hook sees the packet (spec-suback.ts).
+test('[MQTT-3.8.4-4] a filter repeated in one SUBSCRIBE still gets one return code per entry, and the last one stays', async () => {
   const broker = await startBroker()
   const raw = await rawConnected(broker.mqttUrl)
   const suback = await rawSubscribe(raw, [{ topic: 'rep', qos: 1 }, { topic: 'other', qos: 0 }, { topic: 'rep', qos: 2 }])
   expect(suback.granted).toEqual([1, 0, 2])
+  const pub = await connectClient(broker.mqttUrl)
+  await pub.publishAsync('rep', 'x', { qos: 2 })
+  expect((await raw.next('publish') as PublishIn).qos).toBe(2)
+})
+
+test('[MQTT-3.8.4-4] a repeated filter that is refused is refused in every entry; maxQos caps each entry', async () => {
+  const broker = await startBroker({ mqtt: { denySubscribe: ['no/#'], maxQos: 1 } })
+  const raw = await rawConnected(broker.mqttUrl)
+  const suback = await rawSubscribe(raw, [{ topic: 'no/x', qos: 1 }, { topic: 'yes', qos: 2 }, { topic: 'no/x', qos: 0 }, { topic: 'yes', qos: 0 }, { topic: 'yes', qos: 1 }])
+  expect(suback.granted).toEqual([0x80, 1, 0x80, 0, 1])
 })
 
 test('[MQTT-3.9.3-2] SUBACK return codes are only 0x00, 0x01, 0x02 or 0x80 (Paho subscribe failure: nosubscribe)', async () => {
@@ -169,12 +179,27 @@ test('[MQTT-3.10.4-3] an in-flight QoS 1 delivery is completed after UNSUBSCRIBE
 // aedes builds the SUBACK from the requested QoS captured before `authorizeSubscribe` runs, so a
 // plugin that lowers the QoS with `{ rewrite }` is delivered at the lower QoS but reported at the
 // requested one. (`mqtt.maxQos` is applied on the wire instead, see above.)
-test.fails('[MQTT-3.8.4-5] a QoS lowered by an authorizeSubscribe rewrite shows in the SUBACK (aedes: the requested QoS)', async () => {
+test('[MQTT-3.8.4-5] a QoS lowered by an authorizeSubscribe rewrite shows in the SUBACK', async () => {
   const broker = await startBroker({}, {
-    plugins: [{ name: 'qos0-only', register: (api) => { api.hooks.add('authorizeSubscribe', (_c, sub) => ({ rewrite: { ...sub, qos: 0 } })) } }],
+    plugins: [{ name: 'qos0-only', register: (api) => { api.hooks.add('authorizeSubscribe', async (_c, sub) => await Promise.resolve(sub.topic.startsWith('rw/') ? { rewrite: { ...sub, qos: 0 as const } } : 'allow')) } }],
   })
   const raw = await rawConnected(broker.mqttUrl)
   expect((await rawSubscribe(raw, [{ topic: 'rw/#', qos: 2 }])).granted).toEqual([0])
+  expect((await rawSubscribe(raw, [{ topic: 'ok/1', qos: 1 }, { topic: 'rw/a', qos: 1 }, { topic: 'ok/2', qos: 2 }, { topic: 'rw/a', qos: 2 }], 7)).granted).toEqual([1, 0, 2, 0])
+  const pub = await connectClient(broker.mqttUrl)
+  await pub.publishAsync('rw/a', 'x', { qos: 2 })
+  expect((await raw.next('publish') as PublishIn).qos).toBe(0)
+})
+
+test('[MQTT-3.9.3-1] a rewrite cannot grant more than the request', async () => {
+  const broker = await startBroker({}, {
+    plugins: [{ name: 'raise', register: (api) => { api.hooks.add('authorizeSubscribe', (_c, sub) => ({ rewrite: { ...sub, qos: 2 } })) } }],
+  })
+  const raw = await rawConnected(broker.mqttUrl)
+  expect((await rawSubscribe(raw, [{ topic: 'up/#', qos: 0 }])).granted).toEqual([0])
+  const pub = await connectClient(broker.mqttUrl)
+  await pub.publishAsync('up/a', 'x', { qos: 2 })
+  expect((await raw.next('publish') as PublishIn).qos).toBe(0)
 })
 
 test('[MQTT-3.8.4-1] a filter deeper than limits.maxTopicLevels is answered (SUBACK 0x80), the others granted', async () => {
