@@ -13,7 +13,7 @@ import type { RetainedDeliveries } from './spec-retained.js'
 import { isSessionMarker, markSession } from './spec-session.js'
 import type { StoredSubscriptions } from './spec-stored-subscriptions.js'
 import type { StalledReaders } from './slow-consumers.js'
-import { granted as subackGrant } from './spec-suback.js'
+import { deciding as subackDeciding, granted as subackGrant } from './spec-suback.js'
 import { isTooDeepFilter } from './spec-wire.js'
 import { filterError, topicMatches } from './topic.js'
 import { WriteBatches } from './write-batch.js'
@@ -157,9 +157,11 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     // The session store keeps only what is granted here (spec-stored-subscriptions.ts).
     stored.deciding(sub)
     const storedQos = sub.qos
+    // Which SUBSCRIBE this is for, asked now: the SUBACK shows the grant (spec-suback.ts).
+    const subscribe = stored.isRestoring(sub) ? undefined : subackDeciding(client.conn, sub.topic)
     const answer = (error: Error | null, granted: Subscription | null): void => {
       if (stored.isRestoring(sub) && error === null && !isSessionMarker(sub.topic)) return restored(client, sub.topic, storedQos, granted, callback)
-      if (error === null) subackGrant(client.conn, sub.topic, granted === null ? null : granted.qos)
+      if (error === null) subackGrant(subscribe, sub.topic, granted === null ? null : granted.qos)
       // Stored under the requested filter (UNSUBSCRIBE names it, and a reconnect asks the hooks again with it), at the granted QoS.
       stored.decided(sub, error === null && granted !== null ? { ...sub, qos: granted.qos } : null)
       callback(error, granted)
@@ -188,8 +190,9 @@ export function installHookSlots (aedes: Aedes, ctx: SlotContext): void {
     })
     runVerdicts(steps).then((verdict) => {
       if (verdict === 'deny') return answer(null, null)
-      // A rewrite may lower the QoS, never raise it past the request [MQTT-3.9.3-1].
-      answer(null, { ...sub, topic: request.topic, qos: Math.min(request.qos, sub.qos) as QoS })
+      // A rewrite may lower the QoS, never raise it past the request [MQTT-3.9.3-1]; without a valid QoS it keeps the request's.
+      const qos = request.qos === 0 || request.qos === 1 || request.qos === 2 ? Math.min(request.qos, sub.qos) : sub.qos
+      answer(null, { ...sub, topic: request.topic, qos: qos as QoS })
     }, (err: Error) => {
       // On a session's return there is no SUBACK to refuse it in: the connection is closed before CONNACK and the client comes back.
       const restoring = stored.isRestoring(sub)

@@ -9,20 +9,30 @@
  * QoS but reported at the one requested.
  *
  * So the wire guard records each SUBSCRIBE's entries as the bytes pass
- * (`subscribeArrived`), the authorizeSubscribe slot records what it granted
- * for each filter (`granted`), and while a SUBSCRIBE waits for its answer the
- * connection's `write` is wrapped: mqtt-packet writes a SUBACK as four
- * synchronous writes (its SUBACK header constant, the length, the packet id,
- * the codes), and those are replaced by one SUBACK built from both records.
+ * (`subscribeArrived`), the authorizeSubscribe slot tells which SUBSCRIBE a
+ * decision belongs to when it is asked (`deciding`) and what it granted when
+ * it answers, and while a SUBSCRIBE waits for its answer the connection's
+ * `write` is wrapped: mqtt-packet writes a SUBACK as four synchronous writes
+ * (its SUBACK header constant, the length, the packet id, the codes), and
+ * those are replaced by one SUBACK built from that SUBSCRIBE's record.
+ *
+ * aedes asks the slot synchronously as it takes each packet, for each of its
+ * distinct filters in order, and takes a connection's packets in the order
+ * they came, so the n-th question on a connection is about the next filter of
+ * the oldest SUBSCRIBE not yet fully asked about: that is how a grant finds
+ * its SUBSCRIBE, also when several with the same filter are answered at once.
+ *
  * Each entry is answered as if it had come in a SUBSCRIBE of its own
  * [MQTT-3.8.4-4]: the last entry of a repeated filter is the subscription
  * that stays [MQTT-3.8.4-3], with its grant; an earlier one gets its own
- * requested QoS, under the same refusal or lowered ceiling.
+ * request, refused with it and never above it (the hooks were asked about the
+ * last one only).
  *
- * The wrapper is removed once no SUBSCRIBE is waiting: a delivery's writes
- * never pass through it. Nothing else wraps `write` after a connection is
- * handed to aedes (durable-acks.ts wraps it before), so putting the previous
- * one back is safe.
+ * The wrapper is removed once no SUBSCRIBE waits: a delivery's writes never
+ * pass through it. Nothing else wraps `write` after a connection is handed to
+ * aedes (durable-acks.ts wraps it before), so putting the previous one back is
+ * safe. SUBACK_HEADER is taken from the mqtt-packet that aedes itself loads,
+ * as the SUBACK is recognised by that object.
  */
 import { createRequire } from 'node:module'
 import type { Writable } from 'node:stream'
@@ -35,17 +45,31 @@ export interface SubscribeEntry {
 
 type Write = Writable['write']
 
-const { SUBACK_HEADER } = createRequire(import.meta.url)('mqtt-packet/constants.js') as { SUBACK_HEADER: Buffer }
+const aedesRequire = createRequire(import.meta.resolve('aedes'))
+const { SUBACK_HEADER } = aedesRequire('mqtt-packet/constants.js') as { SUBACK_HEADER: Buffer }
 const REFUSED = 0x80
 
-/** Where mqtt-packet is in writing a SUBACK: 0 = not in one; then header, length and id seen. */
+/** Where mqtt-packet is in writing a SUBACK. */
 const enum Step { None, Header, Length, Id }
 
-class PendingSubacks {
-  /** Packet id → the SUBSCRIBE's entries, in order. */
-  readonly subscribes = new Map<number, SubscribeEntry[]>()
-  /** Filter → what the slot granted it (a QoS or 0x80), for the SUBACK being prepared. */
+/** One SUBSCRIBE waiting for its SUBACK. */
+export class PendingSubscribe {
+  /** Its distinct filters, where each first appears: what aedes asks the slot about, in this order. */
+  readonly distinct: string[]
+  asked = 0
+  /** Filter → what the slot granted it (a QoS or 0x80). */
   readonly grants = new Map<string, number>()
+
+  constructor (readonly entries: SubscribeEntry[]) {
+    this.distinct = [...new Set(entries.map((e) => e.topic))]
+  }
+}
+
+class PendingSubacks {
+  /** Packet id → its SUBSCRIBE. */
+  readonly subscribes = new Map<number, PendingSubscribe>()
+  /** SUBSCRIBEs the slot has not been asked about for every filter yet, oldest first. */
+  readonly asking: PendingSubscribe[] = []
   step = Step.None
   messageId = 0
   wrapped = false
@@ -63,15 +87,35 @@ export function subscribeArrived (stream: Writable, messageId: number, entries: 
     p = new PendingSubacks(stream)
     pending.set(stream, p)
   }
-  p.subscribes.set(messageId, entries)
+  const previous = p.subscribes.get(messageId)
+  if (previous !== undefined) forget(p, previous) // a packet id reused before its SUBACK: a client's fault
+  const subscribe = new PendingSubscribe(entries)
+  p.subscribes.set(messageId, subscribe)
+  p.asking.push(subscribe)
   if (!p.wrapped) wrap(p)
 }
 
-/** The authorizeSubscribe slot decided on `topic` for a SUBSCRIBE of `stream` (null: refused). */
-export function granted (stream: object, topic: string, qos: number | null): void {
+/**
+ * The authorizeSubscribe slot is asked about `topic` for a client's SUBSCRIBE
+ * on `stream` (not a returning session's stored filter): the SUBSCRIBE it
+ * belongs to, to pass to `granted`, or undefined if it cannot be told.
+ */
+export function deciding (stream: object, topic: string): PendingSubscribe | undefined {
   const p = pending.get(stream)
-  if (p === undefined || !p.wrapped) return
-  p.grants.set(topic, qos ?? REFUSED)
+  const head = p?.asking[0]
+  if (head === undefined || head.distinct[head.asked] !== topic) return undefined
+  if (++head.asked === head.distinct.length) p!.asking.shift()
+  return head
+}
+
+/** What the slot granted `topic` in `subscribe` (null: refused). */
+export function granted (subscribe: PendingSubscribe | undefined, topic: string, qos: number | null): void {
+  subscribe?.grants.set(topic, qos ?? REFUSED)
+}
+
+function forget (p: PendingSubacks, subscribe: PendingSubscribe): void {
+  const i = p.asking.indexOf(subscribe)
+  if (i >= 0) p.asking.splice(i, 1)
 }
 
 function wrap (p: PendingSubacks): void {
@@ -104,37 +148,32 @@ function wrap (p: PendingSubacks): void {
 
 function unwrap (p: PendingSubacks): void {
   p.wrapped = false
-  p.grants.clear()
   if (p.ownWrite !== undefined) p.stream.write = p.ownWrite
   else delete (p.stream as Partial<Writable>).write
 }
 
 /** The SUBACK for the SUBSCRIBE `p.messageId`, or undefined to send aedes's as it is. */
 function answer (p: PendingSubacks, aedesCodes: Buffer): Buffer | undefined {
-  const entries = p.subscribes.get(p.messageId)
-  if (entries === undefined) return undefined
+  const subscribe = p.subscribes.get(p.messageId)
+  if (subscribe === undefined) return undefined
   p.subscribes.delete(p.messageId)
-  // aedes's codes follow its merged entries: each filter where it first appears, with the last entry's request.
+  forget(p, subscribe)
+  // aedes's codes follow its merged entries: each filter where it first appears.
+  const { entries, distinct, grants } = subscribe
+  if (distinct.length !== aedesCodes.length) return undefined
+  const final = new Map<string, number>()
+  distinct.forEach((topic, k) => {
+    const aedes = aedesCodes[k]!
+    final.set(topic, aedes === REFUSED ? REFUSED : grants.get(topic) ?? aedes)
+  })
   const lastOf = new Map<string, SubscribeEntry>()
   for (const e of entries) lastOf.set(e.topic, e)
-  if (lastOf.size !== aedesCodes.length) return undefined
-  const final = new Map<string, number>()
-  let k = 0
-  for (const topic of lastOf.keys()) {
-    const aedes = aedesCodes[k++]!
-    const slot = p.grants.get(topic)
-    p.grants.delete(topic)
-    final.set(topic, aedes === REFUSED ? REFUSED : slot ?? aedes)
-  }
   const codes = entries.map((e) => {
     const code = final.get(e.topic)!
-    const last = lastOf.get(e.topic)!
-    if (e === last || code === REFUSED) return code
-    return code < last.qos ? Math.min(e.qos, code) : e.qos
+    return e === lastOf.get(e.topic) || code === REFUSED ? code : Math.min(e.qos, code)
   })
-  const length = 2 + codes.length
   const lengthBytes: number[] = []
-  for (let n = length; ; ) {
+  for (let n = 2 + codes.length; ;) {
     const byte = n % 128
     n = Math.floor(n / 128)
     lengthBytes.push(n > 0 ? byte | 0x80 : byte)

@@ -35,6 +35,35 @@ test('[MQTT-3.8.4-4] a filter repeated in one SUBSCRIBE still gets one return co
   expect((await raw.next('publish') as PublishIn).qos).toBe(2)
 })
 
+test('[MQTT-3.8.4-5] SUBSCRIBEs of the same filter sent in one write each get their own grant', async () => {
+  const broker = await startBroker({}, {
+    plugins: [{ name: 'lower-odd', register: (api) => { api.hooks.add('authorizeSubscribe', async (_c, sub) => await Promise.resolve(sub.qos === 1 ? { rewrite: { ...sub, qos: 0 as const } } : 'allow')) } }],
+  })
+  const raw = await rawConnected(broker.mqttUrl)
+  const subacks = [1, 2, 3].map((id) => raw.next('suback', (p) => (p as { messageId?: number }).messageId === id))
+  raw.writeRaw(Buffer.concat([subscribeBytes([{ topic: 'same', options: 2 }], 1), subscribeBytes([{ topic: 'same', options: 1 }], 2), subscribeBytes([{ topic: 'same', options: 0 }, { topic: 'same', options: 2 }], 3)]))
+  expect((await Promise.all(subacks)).map((s) => (s as { granted: number[] }).granted)).toEqual([[2], [0], [0, 2]])
+})
+
+test('[MQTT-3.8.4-4] an earlier entry of a repeated filter is never reported above what the hooks grant the filter', async () => {
+  const broker = await startBroker({}, {
+    plugins: [{ name: 'cap1', register: (api) => { api.hooks.add('authorizeSubscribe', (_c, sub) => ({ rewrite: { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 } })) } }],
+  })
+  const raw = await rawConnected(broker.mqttUrl)
+  expect((await rawSubscribe(raw, [{ topic: 'cap', qos: 2 }, { topic: 'cap', qos: 1 }])).granted).toEqual([1, 1])
+})
+
+test('authorizeSubscribe: a rewrite without a valid QoS keeps the requested one', async () => {
+  const broker = await startBroker({}, {
+    plugins: [{ name: 'topic-only', register: (api) => { api.hooks.add('authorizeSubscribe', (_c, sub) => ({ rewrite: { topic: `t/${sub.topic}` } as typeof sub })) } }],
+  })
+  const raw = await rawConnected(broker.mqttUrl)
+  expect((await rawSubscribe(raw, [{ topic: 'x', qos: 1 }])).granted).toEqual([1])
+  const pub = await connectClient(broker.mqttUrl)
+  await pub.publishAsync('t/x', 'y', { qos: 1 })
+  expect((await raw.next('publish') as PublishIn).qos).toBe(1)
+})
+
 test('[MQTT-3.8.4-4] a repeated filter that is refused is refused in every entry; maxQos caps each entry', async () => {
   const broker = await startBroker({ mqtt: { denySubscribe: ['no/#'], maxQos: 1 } })
   const raw = await rawConnected(broker.mqttUrl)
