@@ -49,8 +49,8 @@ const aedesRequire = createRequire(import.meta.resolve('aedes'))
 const { SUBACK_HEADER } = aedesRequire('mqtt-packet/constants.js') as { SUBACK_HEADER: Buffer }
 const REFUSED = 0x80
 
-/** Where mqtt-packet is in writing a SUBACK. */
-const enum Step { None, Header, Length, Id }
+/** Where mqtt-packet is in writing a SUBACK: the write it is at. */
+const enum Step { None, Header, Length, Id, Codes }
 
 /** One SUBSCRIBE waiting for its SUBACK. */
 export class PendingSubscribe {
@@ -135,7 +135,7 @@ function wrap (p: PendingSubacks): void {
     if (p.step === Step.Length) { p.step = Step.Id; return true }
     if (p.step === Step.Id) {
       p.messageId = (chunk as Buffer).readUInt16BE(0)
-      p.step = Step.Id + 1
+      p.step = Step.Codes
       return true
     }
     p.step = Step.None
