@@ -25,12 +25,17 @@ import type { Writable } from 'node:stream'
 const resolved = Promise.resolve()
 
 /**
- * How long a stream stays corked for later jobs at most. A flush passes a
+ * How long a stream holds writes for later jobs at most. A flush passes a
  * stream over when a later job also wrote to it, but that job's flush may be
  * a turn away: aedes decides QoS 0 and 2 deliveries in the read job (poll
  * phase) and QoS 1 ones in an immediate (check phase), so with both kinds
  * arriving every flush could find a later job, turn after turn. Past this, a
- * flush uncorks it anyway and the deliveries still to come go out on their own.
+ * flush writes what the stream holds and corks it again for the later job,
+ * whose flush uncorks it. (Uncorking it for good let every delivery still to
+ * come from the jobs already decided go out in a write of its own: in a QoS 0
+ * fan-out of 64 KiB reads, ~1,000 messages a read, aedes emits 100 messages
+ * at a time and a wave of writes outlasts 1 ms, so 259,900 of 260,400 writes
+ * carried one message.)
  */
 const MAX_CORKED_MS = 1
 
@@ -69,7 +74,13 @@ export class WriteBatches {
     let now: number | undefined
     for (const held of batch) {
       if (!held.corked) continue
-      if (held.job !== job && (now ??= this.#now()) - held.corkedAt < MAX_CORKED_MS) continue
+      if (held.job !== job) {
+        if ((now ??= this.#now()) - held.corkedAt < MAX_CORKED_MS) continue
+        held.stream.uncork()
+        held.stream.cork()
+        held.corkedAt = now
+        continue
+      }
       held.corked = false
       held.stream.uncork()
     }

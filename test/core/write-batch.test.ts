@@ -105,6 +105,31 @@ describe('write batches', () => {
     expect(stream.writableCorked).toBe(0)
   })
 
+  test('deliveries already decided share writes after a flush passes the time limit (a fan-out wave that outlasts it)', async () => {
+    const { stream, writes } = recordingWritable()
+    let clock = 0
+    const batches = new WriteBatches(() => clock)
+    // aedes emits a queued message each time one completes: 100 jobs in one turn, one delivery each to
+    // this subscriber; their writes run next turn, 0.2 ms apart, each followed by its job's flush.
+    for (let i = 0; i < 100; i++) {
+      setImmediate(() => {
+        batches.hold(stream)
+        setImmediate(() => {
+          clock += 0.2
+          stream.cork()
+          stream.write('x')
+          process.nextTick(() => stream.uncork())
+        })
+      })
+    }
+    for (let i = 0; i < 4; i++) await turn()
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(100)
+    // a write about every millisecond, of ~5 deliveries (it was one write per delivery past the first millisecond)
+    expect(writes.length).toBeLessThanOrEqual(25)
+    expect(Math.max(...writes)).toBeLessThanOrEqual(6)
+    expect(stream.writableCorked).toBe(0)
+  })
+
   test('deliveries decided every turn both in a socket read and in an immediate (QoS 0 and QoS 1 publishers) wait about a millisecond at most', async () => {
     const { stream } = recordingWritable()
     let clock = 0
